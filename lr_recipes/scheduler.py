@@ -1,0 +1,426 @@
+"""torch ``LRScheduler`` subclasses that drive the closed-form schedules of :mod:`lr_recipes.schedules`.
+
+:class:`RecipeScheduler` is stepped once per optimizer step with ``step()``; the LR of step ``t`` is
+``schedule(t)`` for each param group, so the state is just ``last_epoch`` (the step counter) and a
+``state_dict`` round trip continues bit-identically.
+
+:class:`PlateauScheduler` is a ``ReduceLROnPlateau`` whose LR is ``warmup(t) * max(base * factor**k,
+min_lr)``. It is stepped with ``step(metric)`` after each validation, while its warmup advances once per
+optimizer step through an optimizer step hook, so the same object is correct whether Lightning steps it
+once per epoch (``interval: "epoch"``), :class:`~lr_recipes.LRSchedulerCallback` steps it after every
+validation run, or a plain torch loop calls ``scheduler.step(val_loss)``.
+
+Both are normally made by :func:`lr_recipes.build`.
+
+Example::
+
+    >>> import torch
+    >>> from lr_recipes.schedules import Cosine
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    >>> sched = RecipeScheduler(opt, [Cosine(base_lr=0.1, min_lr=0.0, steps=10)])
+    >>> for _ in range(5):
+    ...     opt.step()
+    ...     sched.step()
+    >>> round(opt.param_groups[0]["lr"], 6)
+    0.05
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+from lr_recipes.schedules.base import Schedule
+from lr_recipes.schedules.plateau import Plateau, PlateauState
+from lr_recipes.schedules.warmup import warmup_factor
+
+
+def _set_group_value(group: dict[str, Any], key: str, value: float) -> None:
+    # Tensor LRs (capturable/fused optimizers) are updated in place, as torch's schedulers do.
+    current = group[key]
+    if isinstance(current, torch.Tensor):
+        current.fill_(value)
+    else:
+        group[key] = value
+
+
+def _set_momentum(optimizer: Optimizer, momenta: Sequence[float | None]) -> None:
+    use_betas = "betas" in optimizer.defaults
+    for group, m in zip(optimizer.param_groups, momenta, strict=True):
+        if m is None:
+            continue
+        if use_betas:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+
+def has_momentum(optimizer: Optimizer) -> bool:
+    """Whether the optimizer has a momentum (SGD, RMSprop) or a beta1 (Adam family) to cycle.
+
+    Example::
+
+        >>> import torch
+        >>> has_momentum(torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))]))
+        True
+    """
+    return "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+
+
+class RecipeScheduler(LRScheduler):
+    """Sets each param group's LR to ``schedules[i](t)`` at optimizer step ``t``.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        schedules: one closed-form :class:`~lr_recipes.schedules.Schedule` per param group.
+        recipe: the spec it was built from (name and parameters), kept in the state for checks.
+        last_epoch: torch's resume argument; leave at ``-1`` and use ``load_state_dict``.
+
+    Raises:
+        ValueError: if the number of schedules differs from the number of param groups.
+
+    Example::
+
+        >>> import torch
+        >>> from lr_recipes.schedules import Step
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> sched = RecipeScheduler(opt, [Step(base_lr=1.0, step_size=2, gamma=0.5)])
+        >>> sched.lr_at(4)
+        [0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedules: Sequence[Schedule],
+        *,
+        recipe: Mapping[str, Any] | None = None,
+        last_epoch: int = -1,
+    ) -> None:
+        if len(schedules) != len(optimizer.param_groups):
+            raise ValueError(
+                f"got {len(schedules)} schedules for an optimizer with {len(optimizer.param_groups)} param groups"
+            )
+        self.schedules = list(schedules)
+        self.recipe = dict(recipe or {})
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        return [s(self.last_epoch) for s in self.schedules]
+
+    def lr_at(self, t: int) -> list[float]:
+        """The LR of every param group at optimizer step ``t``, without stepping.
+
+        Example::
+
+            >>> import torch
+            >>> from lr_recipes.schedules import Constant
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
+            >>> RecipeScheduler(opt, [Constant(0.3)]).lr_at(10**6)
+            [0.3]
+        """
+        return [s(t) for s in self.schedules]
+
+    def momentum_at(self, t: int) -> list[float | None]:
+        """The momentum (or beta1) each schedule sets at step ``t``; ``None`` where it leaves it alone.
+
+        Example::
+
+            >>> import torch
+            >>> from lr_recipes.schedules import Constant
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
+            >>> RecipeScheduler(opt, [Constant(0.3)]).momentum_at(0)
+            [None]
+        """
+        return [s.momentum(t) for s in self.schedules]
+
+    def step(self, epoch: int | None = None) -> None:
+        super().step(epoch)
+        momenta = self.momentum_at(self.last_epoch)
+        if any(m is not None for m in momenta):
+            _set_momentum(self.optimizer, momenta)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step counter and bookkeeping; the schedules are rebuilt from the config, not pickled.
+
+        Example::
+
+            >>> import torch
+            >>> from lr_recipes.schedules import Constant
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
+            >>> sorted(RecipeScheduler(opt, [Constant(0.3)]).state_dict())
+            ['_last_lr', '_step_count', 'base_lrs', 'last_epoch', 'recipe']
+        """
+        return {
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "base_lrs": list(self.base_lrs),
+            "_last_lr": list(self._last_lr),
+            "recipe": dict(self.recipe),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a saved step; the LR (and momentum) of that step is set on the optimizer.
+
+        Example::
+
+            >>> import torch
+            >>> from lr_recipes.schedules import Step
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = RecipeScheduler(opt, [Step(base_lr=1.0, step_size=2, gamma=0.5)])
+            >>> sched.load_state_dict({**sched.state_dict(), "last_epoch": 4})
+            >>> opt.param_groups[0]["lr"]
+            0.25
+        """
+        _warn_if_recipe_changed(self.recipe, state_dict.get("recipe"))
+        for key in ("last_epoch", "_step_count", "base_lrs", "_last_lr"):
+            if key in state_dict:
+                setattr(self, key, state_dict[key])
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            _set_group_value(group, "lr", lr)
+        momenta = self.momentum_at(self.last_epoch)
+        if any(m is not None for m in momenta):
+            _set_momentum(self.optimizer, momenta)
+        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+
+
+class PlateauScheduler(ReduceLROnPlateau):
+    """Warmup, then reduce on plateau; the LR is ``warmup(t) * max(base * factor**k, min_lr)`` per group.
+
+    ``step(metric)`` records one validation result (as ``ReduceLROnPlateau.step``) and never advances
+    the warmup; the warmup clock ``last_epoch`` advances once per optimizer step through an optimizer
+    step hook. Validation results during warmup update ``best`` but never count as bad epochs, so the
+    patience starts when the full LR is reached. Non-finite values count as no improvement.
+
+    The attributes of ``ReduceLROnPlateau`` that callbacks read (``best``, ``num_bad_epochs``,
+    ``cooldown_counter``, ``patience``, ``mode``, ``min_lrs``, ``in_cooldown``) are kept.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        rule: the plateau rule (mode, factor, patience, threshold, cooldown, eps).
+        min_lrs: the floor of each param group.
+        warmup_steps: optimizer steps of warmup (0 for none).
+        warmup_start_factor: LR at step 0 as a fraction of the base LR.
+        warmup_shape: ``"linear"``, ``"cosine"`` or ``"exponential"``.
+        recipe: the spec it was built from, kept in the state for checks.
+
+    Example::
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> sched = PlateauScheduler(opt, Plateau(patience=0, factor=0.5), min_lrs=[0.0])
+        >>> for val_loss in (1.0, 1.0, 1.0):
+        ...     sched.step(val_loss)
+        >>> opt.param_groups[0]["lr"]
+        0.25
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        rule: Plateau,
+        min_lrs: Sequence[float],
+        *,
+        warmup_steps: int = 0,
+        warmup_start_factor: float = 0.0,
+        warmup_shape: str = "linear",
+        recipe: Mapping[str, Any] | None = None,
+    ) -> None:
+        if len(min_lrs) != len(optimizer.param_groups):
+            raise ValueError(
+                f"got {len(min_lrs)} min_lrs for an optimizer with {len(optimizer.param_groups)} param groups"
+            )
+        self.rule = rule
+        self.min_lrs = list(min_lrs)
+        self.warmup_steps = warmup_steps
+        self.warmup_start_factor = warmup_start_factor
+        self.warmup_shape = warmup_shape
+        self.recipe = dict(recipe or {})
+        self.state = PlateauState.fresh(rule)
+        self.reductions = [0] * len(optimizer.param_groups)
+        # ReduceLROnPlateau's own __init__ is skipped on purpose: its LR is the optimizer's current one,
+        # ours is a closed form. LRScheduler's sets base_lrs/initial_lr and calls _initial_step.
+        LRScheduler.__init__(self, optimizer, last_epoch=-1)
+        self._hook = optimizer.register_step_post_hook(self._after_optimizer_step)
+
+    # --- ReduceLROnPlateau's public attributes, read by callbacks and users ---------------------------
+    mode = property(lambda self: self.rule.mode)
+    factor = property(lambda self: self.rule.factor)
+    patience = property(lambda self: self.rule.patience)
+    threshold = property(lambda self: self.rule.threshold)
+    threshold_mode = property(lambda self: self.rule.threshold_mode)
+    cooldown = property(lambda self: self.rule.cooldown)
+    eps = property(lambda self: self.rule.eps)
+    mode_worse = property(lambda self: self.rule.worst)
+    best = property(lambda self: self.state.best)
+    num_bad_epochs = property(lambda self: self.state.num_bad_epochs)
+    cooldown_counter = property(lambda self: self.state.cooldown_counter)
+
+    def _is_better(self, a: float, best: float) -> bool:
+        return self.rule.is_better(a, best)
+
+    is_better = _is_better
+
+    @property
+    def in_warmup(self) -> bool:
+        """Whether the LR is still warming up (plateau results then never count as bad).
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> PlateauScheduler(opt, Plateau(), [0.0], warmup_steps=10).in_warmup
+            True
+        """
+        return self.last_epoch < self.warmup_steps
+
+    def lr_at(self, t: int) -> list[float]:
+        """The LR of each group at optimizer step ``t`` with the reductions made so far.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> PlateauScheduler(opt, Plateau(), [0.0], warmup_steps=4, warmup_start_factor=0.0).lr_at(2)
+            [0.5]
+        """
+        w = warmup_factor(t, self.warmup_steps, self.warmup_start_factor, self.warmup_shape)
+        return [
+            self.rule.level(base, floor, k) * w
+            for base, floor, k in zip(self.base_lrs, self.min_lrs, self.reductions, strict=True)
+        ]
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        return self.lr_at(self.last_epoch)
+
+    def _apply(self) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            _set_group_value(group, "lr", lr)
+        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    def _initial_step(self) -> None:
+        self._step_count = 0
+        self.last_epoch = 0
+        self._apply()
+
+    def _after_optimizer_step(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        self.last_epoch += 1
+        if self.last_epoch <= self.warmup_steps:
+            self._apply()
+
+    def step(self, metrics: Any = None, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record one validation result; reduce the LR when patience has run out.
+
+        Args:
+            metrics: the monitored value (a float or a 0-d tensor).
+            epoch: unsupported (torch deprecated it); raises if given.
+
+        Raises:
+            TypeError: when called without a value, as torch's ``ReduceLROnPlateau`` would.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = PlateauScheduler(opt, Plateau(), [0.0])
+            >>> sched.step(0.5); sched.best
+            0.5
+        """
+        if metrics is None:
+            raise TypeError(
+                "a plateau recipe is stepped with the monitored value: scheduler.step(val_loss); "
+                "its warmup advances by itself after every optimizer step"
+            )
+        if epoch is not None:
+            raise TypeError("PlateauScheduler.step() takes no epoch; the step counter is the optimizer's")
+        value = float(metrics)
+        if not math.isfinite(value):
+            warnings.warn(
+                f"plateau: monitored value is {value}; counted as no improvement",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            value = math.nan
+        self._step_count += 1
+        if self.in_warmup:
+            self.state.num_observations += 1
+            if self.rule.is_better(value, self.state.best):
+                self.state.best = value
+        elif self.rule.observe(self.state, value):
+            for i, (base, floor) in enumerate(zip(self.base_lrs, self.min_lrs, strict=True)):
+                if self.rule.can_reduce(base, floor, self.reductions[i]):
+                    self.reductions[i] += 1
+        self._apply()
+
+    def at_min_lr(self) -> bool:
+        """Whether every param group has reached its ``min_lr`` (no reduction can lower it further).
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> PlateauScheduler(opt, Plateau(), [1.0]).at_min_lr()
+            True
+        """
+        return not any(
+            self.rule.can_reduce(base, floor, k)
+            for base, floor, k in zip(self.base_lrs, self.min_lrs, self.reductions, strict=True)
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters only (no hooks, no lambdas): the step clock, the plateau state and the reductions.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> PlateauScheduler(opt, Plateau(), [0.0]).state_dict()["reductions"]
+            [0]
+        """
+        return {
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "base_lrs": list(self.base_lrs),
+            "_last_lr": list(self._last_lr),
+            "plateau": self.state.as_dict(),
+            "reductions": list(self.reductions),
+            "recipe": dict(self.recipe),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a saved state; the LR of that step is set on the optimizer.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = PlateauScheduler(opt, Plateau(factor=0.5), [0.0])
+            >>> sched.load_state_dict({**sched.state_dict(), "reductions": [2]})
+            >>> opt.param_groups[0]["lr"]
+            0.25
+        """
+        _warn_if_recipe_changed(self.recipe, state_dict.get("recipe"))
+        for key in ("last_epoch", "_step_count", "base_lrs"):
+            if key in state_dict:
+                setattr(self, key, state_dict[key])
+        if "plateau" in state_dict:
+            self.state = PlateauState(**state_dict["plateau"])
+        if "reductions" in state_dict:
+            self.reductions = list(state_dict["reductions"])
+        self._apply()
+
+
+def _warn_if_recipe_changed(current: Mapping[str, Any], saved: Mapping[str, Any] | None) -> None:
+    if saved and current and dict(saved) != dict(current):
+        warnings.warn(
+            f"loading a scheduler state saved with recipe {dict(saved)} into one built with {dict(current)}; "
+            "the step counter carries over, the schedule is the new one",
+            UserWarning,
+            stacklevel=3,
+        )
