@@ -387,6 +387,29 @@ class FactorSchedule(Schedule):
         return self.base_lr * float(self.fn(t, **dict(self.kwargs)))
 
 
+def check_spec(recipe: str | Mapping[str, Any], **params: Any) -> dict[str, Any]:
+    """Check a spec without a run (name, parameter names, types, required ones); return it as a dict.
+
+    Durations are checked for their units but not against a run: :func:`build` does that. Use it to fail
+    at configuration time instead of at ``configure_optimizers``.
+
+    Raises:
+        RecipeError: as :func:`build` does for the same mistakes.
+
+    Example::
+
+        >>> check_spec("cosine", warmup="5ep")
+        {'name': 'cosine', 'warmup': '5ep'}
+        >>> check_spec({"name": "cosine", "min_lr_ration": 0.1})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lr_recipes.registry.RecipeError: recipe 'cosine' has no parameter 'min_lr_ration' (did you mean ...
+    """
+    name, spec = _split_spec(recipe, params)
+    _coerce_spec(get_recipe(name), spec)
+    return {"name": name, **spec}
+
+
 def build(
     recipe: str | Mapping[str, Any],
     optimizer: Any,

@@ -1,0 +1,47 @@
+"""DDP with 2 CPU processes (gloo): the callback averages the monitored value over ranks, so a
+rank-dependent val_loss logged without sync_dist still gives the same LR on both ranks at every step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import simulate_plateau
+
+SCRIPT = Path(__file__).parent / "scripts" / "ddp_plateau.py"
+
+
+@pytest.mark.parametrize("recipe", ["torch", "lr_recipes"])
+def test_ddp_ranks_agree_on_every_lr(recipe: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("LOCAL_RANK", None)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path), recipe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    rank1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert rank0["used_lrs"] == rank1["used_lrs"]
+    assert rank0["trace"] == rank1["trace"] == [lr[0] for lr in rank0["used_lrs"]]
+    assert rank0["events"] == rank1["events"]
+    means = [
+        (a + b) / 2
+        for a, b in zip(
+            [1.0, 0.75, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625],
+            [1.0, 1.25, 1.5, 1.875, 2.0, 2.25, 2.5, 2.75],
+            strict=True,
+        )
+    ]
+    assert [e[1] for e in rank0["events"]] == means
+    if recipe == "torch":
+        assert [e[2][0] for e in rank0["events"]] == simulate_plateau(means, patience=1, factor=0.5)
+    assert any(e[3] for e in rank0["events"]), "the mean curve must trigger a reduction"
