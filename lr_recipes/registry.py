@@ -282,13 +282,13 @@ class RecipeContext:
             raise RecipeError(f"recipe {self.recipe!r}: {err}") from None
         if n < minimum:
             raise RecipeError(
-                f"recipe {self.recipe!r}: {param}={value} is {n} optimizer steps; it must be at least {minimum}"
+                f"recipe {self.recipe!r}: {param}={_show(value)} is {n} optimizer steps; it must be at least {minimum}"
             )
         limit = self.run.total_steps if clock == "run" else self.main_steps
         if limit is not None and n > limit:
             where = "the run" if clock == "run" else "the run after warmup"
             raise RecipeError(
-                f"recipe {self.recipe!r}: {param}={value} is {n} optimizer steps, past the end of {where} "
+                f"recipe {self.recipe!r}: {param}={_show(value)} is {n} optimizer steps, past the end of {where} "
                 f"({limit} steps){self._run_note()}"
             )
         return n
@@ -464,7 +464,8 @@ def build(
     ctx = RecipeContext(name, run, base_lrs, spec=dict(spec))
     warmup_steps = _warmup_steps(ctx, warmup, start_factor, shape)
     ctx.warmup_steps = warmup_steps
-    full_spec = {"name": name, **spec, "warmup": None if warmup is None else str(warmup)}
+    # Plain values only: this dict goes into checkpoints, which torch.load(weights_only=True) must read.
+    full_spec = {"name": name, **{k: _plain(v) for k, v in spec.items()}, "warmup": _plain(warmup)}
     full_spec.update(warmup_start_factor=start_factor, warmup_shape=shape)
     full_spec.update(total_steps=run.total_steps, steps_per_epoch=run.steps_per_epoch)
 
@@ -721,6 +722,14 @@ def _type_name(tp: Any) -> str:
     if tp is type(None):
         return "None"
     return getattr(tp, "__name__", str(tp))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Duration):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _show(value: Any) -> str:
