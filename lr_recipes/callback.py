@@ -89,6 +89,8 @@ class LRSchedulerCallback(LearningRateMonitor):
         stop_on_min_lr: stop training (as ``EarlyStopping`` does) when a plateau reduction is due but
             every param group is already at its ``min_lr``.
         trace: keep the per-step trace and write ``lr_trace.csv`` / ``lr_trace.png`` at fit end.
+        lint: at train start, warn about schedules built by :func:`lr_recipes.build` that waste part of
+            the run (see :func:`lr_recipes.lint.lint`).
 
     Raises:
         MisconfigurationException: for a bad ``logging_interval``; during fit, when a plateau scheduler's
@@ -119,6 +121,7 @@ class LRSchedulerCallback(LearningRateMonitor):
         strict: bool = True,
         stop_on_min_lr: bool = False,
         trace: bool = True,
+        lint: bool = True,
     ) -> None:
         super().__init__(logging_interval, log_momentum, log_weight_decay)
         if not isinstance(log_key_prefix, str):
@@ -128,6 +131,7 @@ class LRSchedulerCallback(LearningRateMonitor):
         self.strict = strict
         self.stop_on_min_lr = stop_on_min_lr
         self.trace = trace
+        self.lint = lint
         self.trace_rows: list[dict[str, Any]] = []
         self.plateau_events: list[PlateauEvent] = []
         self._log_enabled = True
@@ -151,6 +155,12 @@ class LRSchedulerCallback(LearningRateMonitor):
         else:
             self._find_all_names(trainer)
         self._trace_names = self._names_by_optimizer(trainer)
+        if self.lint:
+            from lr_recipes.lint import lint
+
+            for config in trainer.lr_scheduler_configs:
+                for warning in lint(config.scheduler):
+                    rank_zero_warn(f"lr_recipes lint: {warning}", category=UserWarning)
         if self.step_plateau:
             self._owned = []
             for config in trainer.lr_scheduler_configs:

@@ -107,27 +107,65 @@ class RecipeModule(pl.LightningModule):
         return self.parameters()
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """Build the optimizer, scale its LRs if asked, and build the schedule against the trainer.
+        """Build the optimizer and the schedule against the fitting trainer (see :meth:`make_optimizers`).
 
         Example::
 
             >>> # called by Lightning: {"optimizer": SGD(...), "lr_scheduler": {"scheduler": ..., ...}}
         """
+        return self.make_optimizers(trainer=self.trainer)
+
+    def make_optimizers(
+        self,
+        *,
+        trainer: Any = None,
+        total_steps: int | None = None,
+        steps_per_epoch: int | None = None,
+        global_batch_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Build the optimizer, scale its LRs if asked, and build the schedule for a run.
+
+        Inside fit, pass ``trainer``; to preview a config without training (``python -m lr_recipes plot``),
+        pass the run's ``total_steps``, ``steps_per_epoch`` and, with ``scale_lr``, ``global_batch_size``.
+
+        Raises:
+            RecipeError: for durations that do not fit the run.
+
+        Example::
+
+            >>> import functools, torch
+            >>> class Net(RecipeModule):
+            ...     def __init__(self):
+            ...         super().__init__(optimizer=functools.partial(torch.optim.SGD, lr=0.1), schedule="cosine")
+            ...         self.layer = torch.nn.Linear(2, 2)
+            >>> config = Net().make_optimizers(total_steps=10, steps_per_epoch=5)
+            >>> config["lr_scheduler"]["scheduler"].lr_at(5)
+            [0.05]
+        """
         optimizer = self.optimizer(self.optimizer_parameters())
-        factor = self._lr_scale_factor()
-        if factor != 1.0:
+        if self.scale_lr is not None:
+            factor = self._lr_scale_factor(trainer, global_batch_size)
             for group in optimizer.param_groups:
                 group["lr"] = group["lr"] * factor
-        lr_scheduler = build(self.schedule, optimizer, trainer=self.trainer)
+        if trainer is not None:
+            lr_scheduler = build(self.schedule, optimizer, trainer=trainer)
+        else:
+            lr_scheduler = build(self.schedule, optimizer, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
 
-    def _lr_scale_factor(self) -> float:
-        if self.scale_lr is None:
-            return 1.0
-        trainer = self.trainer
-        trainer.estimated_stepping_batches  # noqa: B018 -- sets up the train dataloader if needed
-        per_device = _batch_size(trainer.train_dataloader)
-        global_batch = per_device * trainer.world_size * trainer.accumulate_grad_batches
+    def _lr_scale_factor(self, trainer: Any, global_batch: int | None) -> float:
+        if global_batch is None:
+            if trainer is None:
+                raise RecipeError("scale_lr needs the global batch size: pass trainer= or global_batch_size=")
+            trainer.estimated_stepping_batches  # noqa: B018 -- sets up the train dataloader if needed
+            per_device = _batch_size(trainer.train_dataloader)
+            global_batch = per_device * trainer.world_size * trainer.accumulate_grad_batches
+            how = (
+                f"{per_device} per device x {trainer.world_size} devices x "
+                f"{trainer.accumulate_grad_batches} accumulation"
+            )
+        else:
+            how = "as given"
         ratio = global_batch / self.base_batch_size
         factor = ratio if self.scale_lr == "linear" else math.sqrt(ratio)
         self.lr_scaling = {
@@ -137,11 +175,10 @@ class RecipeModule(pl.LightningModule):
             "base_batch_size": self.base_batch_size,
         }
         rank_zero_info(
-            f"lr_recipes: scale_lr={self.scale_lr}: global batch {global_batch} = {per_device} per device x "
-            f"{trainer.world_size} devices x {trainer.accumulate_grad_batches} accumulation; "
+            f"lr_recipes: scale_lr={self.scale_lr}: global batch {global_batch} ({how}); "
             f"LR x {factor:.4g} (base batch {self.base_batch_size})"
         )
-        for logger in trainer.loggers:
+        for logger in getattr(trainer, "loggers", None) or []:
             logger.log_hyperparams(self.lr_scaling)
         return factor
 

@@ -1,0 +1,129 @@
+"""The pack's LightningModule: a CIFAR image classifier whose optimizer and schedule come from YAML.
+
+Example::
+
+    >>> import functools, torch
+    >>> model = ImageClassifier(arch="tiny", optimizer=functools.partial(torch.optim.SGD, lr=0.1))
+    >>> model(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import OptimizerCallable
+from torchmetrics.classification import MulticlassAccuracy
+
+from lr_recipes.models import available_models, create_model
+from lr_recipes.module import RecipeModule, ScaleRule
+from lr_recipes.registry import RecipeError
+
+
+class ImageClassifier(RecipeModule):
+    """Cross-entropy classification of ``(images, labels)`` batches with a model from :mod:`lr_recipes.models`.
+
+    Logs ``train_loss`` and ``train_acc``, ``val_loss`` and ``val_acc``, ``test_loss`` and ``test_acc``
+    (torchmetrics accuracy, epoch-level values synced across DDP ranks).
+
+    Args:
+        optimizer: a callable of the parameters returning the optimizer (``class_path``/``init_args`` in YAML).
+        schedule: a recipe name or spec, e.g. ``{"name": "cosine", "warmup": "5ep"}``.
+        arch: a model name from ``lr_recipes.models.available_models()``.
+        num_classes: number of classes.
+        model_kwargs: extra arguments of the model, e.g. ``{"shortcut": "B"}`` for the He et al. ResNets.
+        label_smoothing: cross-entropy label smoothing, in [0, 1).
+        channels_last: keep the weights and the batches in ``channels_last`` memory format (faster convs on
+            tensor-core GPUs, with bf16 ``precision``).
+        compile: ``torch.compile`` the model (in ``configure_model``, so it happens on the right device).
+        no_weight_decay_on_norm_and_bias: put norm weights and biases in a param group with weight decay 0.
+        scale_lr: ``"linear"`` or ``"sqrt"`` scaling of the LR by global batch / ``base_batch_size``.
+        base_batch_size: the batch size the LR was tuned for.
+
+    Raises:
+        RecipeError: for an unknown ``arch``, a bad ``label_smoothing`` or a bad schedule spec.
+
+    Example::
+
+        >>> import functools, torch
+        >>> ImageClassifier(arch="resnet20", optimizer=functools.partial(torch.optim.SGD, lr=0.1)).arch
+        'resnet20'
+    """
+
+    def __init__(
+        self,
+        optimizer: OptimizerCallable,
+        schedule: str | dict[str, Any] = "constant",
+        arch: str = "resnet18",
+        num_classes: int = 10,
+        model_kwargs: dict[str, Any] | None = None,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+        compile: bool = False,
+        no_weight_decay_on_norm_and_bias: bool = False,
+        scale_lr: ScaleRule | None = None,
+        base_batch_size: int = 256,
+    ) -> None:
+        super().__init__(optimizer=optimizer, schedule=schedule, scale_lr=scale_lr, base_batch_size=base_batch_size)
+        if arch not in available_models():
+            try:
+                create_model(arch)
+            except ValueError as err:
+                raise RecipeError(f"arch={arch!r}: {err}") from None
+        if not 0.0 <= label_smoothing < 1.0:
+            raise RecipeError(f"label_smoothing={label_smoothing!r} is not allowed; allowed: 0 <= label_smoothing < 1")
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.arch = arch
+        self.label_smoothing = label_smoothing
+        self.channels_last = channels_last
+        self.compile = compile
+        self.no_weight_decay_on_norm_and_bias = no_weight_decay_on_norm_and_bias
+        self.model = create_model(arch, num_classes=num_classes, **(model_kwargs or {}))
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+
+    def configure_model(self) -> None:
+        if self.compile and not hasattr(self.model, "_orig_mod"):
+            self.model = torch.compile(self.model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)
+
+    def optimizer_parameters(self) -> Any:
+        if not self.no_weight_decay_on_norm_and_bias:
+            return self.parameters()
+        decay, no_decay = [], []
+        for param in self.parameters():
+            (no_decay if param.ndim <= 1 else decay).append(param)
+        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
+        metric = getattr(self, f"{stage}_acc")
+        metric(logits, y)
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step)
+        self.log(f"{stage}_acc", metric, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(x).argmax(dim=1)
