@@ -41,6 +41,10 @@ CALLBACK_INTERVAL = "validation (lr_recipes.LRSchedulerCallback)"
 class PlateauEvent:
     """One plateau step made by the callback: what it saw and what it did.
 
+    ``step`` is ``trainer.global_step``, the optimizer steps completed when the validation ran. Logged
+    metrics (Lightning's ``val_loss`` and this callback's ``plateau/*``) carry Lightning's logging step,
+    which at that moment is one lower when validation runs inside a training epoch.
+
     Example::
 
         >>> PlateauEvent(step=10, epoch=0, monitor="val_loss", value=0.5, best=0.5, num_bad_epochs=0,
@@ -89,6 +93,8 @@ class LRSchedulerCallback(LearningRateMonitor):
         stop_on_min_lr: stop training (as ``EarlyStopping`` does) when a plateau reduction is due but
             every param group is already at its ``min_lr``.
         trace: keep the per-step trace and write ``lr_trace.csv`` / ``lr_trace.png`` at fit end.
+        trace_all_ranks: under DDP, every other rank also writes its trace as ``lr_trace-rank<N>.csv``
+            (to check that all ranks stepped with the same LRs).
         lint: at train start, warn about schedules built by :func:`lr_recipes.build` that waste part of
             the run (see :func:`lr_recipes.lint.lint`).
 
@@ -121,6 +127,7 @@ class LRSchedulerCallback(LearningRateMonitor):
         strict: bool = True,
         stop_on_min_lr: bool = False,
         trace: bool = True,
+        trace_all_ranks: bool = False,
         lint: bool = True,
     ) -> None:
         super().__init__(logging_interval, log_momentum, log_weight_decay)
@@ -131,6 +138,7 @@ class LRSchedulerCallback(LearningRateMonitor):
         self.strict = strict
         self.stop_on_min_lr = stop_on_min_lr
         self.trace = trace
+        self.trace_all_ranks = trace_all_ranks
         self.lint = lint
         self.trace_rows: list[dict[str, Any]] = []
         self.plateau_events: list[PlateauEvent] = []
@@ -174,8 +182,12 @@ class LRSchedulerCallback(LearningRateMonitor):
         if not self.trace:
             return
         log_dir = trainer.log_dir or trainer.default_root_dir  # a collective call under DDP: every rank
-        if trainer.is_global_zero and self.trace_rows:
+        if not self.trace_rows:
+            return
+        if trainer.is_global_zero:
             self.write_trace(log_dir)
+        elif self.trace_all_ranks:
+            self.write_trace(log_dir, name=f"lr_trace-rank{trainer.global_rank}", plot=False)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._release(trainer)
@@ -299,8 +311,10 @@ class LRSchedulerCallback(LearningRateMonitor):
             columns.extend(key for key in row if key not in columns)
         return columns
 
-    def write_trace(self, directory: str | os.PathLike[str]) -> tuple[str, str]:
-        """Write ``lr_trace.csv`` and ``lr_trace.png`` into ``directory``; return their paths.
+    def write_trace(
+        self, directory: str | os.PathLike[str], name: str = "lr_trace", plot: bool = True
+    ) -> tuple[str, str | None]:
+        """Write ``<name>.csv`` and (with ``plot``) ``<name>.png`` into ``directory``; return their paths.
 
         Example::
 
@@ -312,15 +326,16 @@ class LRSchedulerCallback(LearningRateMonitor):
             '0,0,0.1'
         """
         os.makedirs(directory, exist_ok=True)
-        csv_path = os.path.join(directory, "lr_trace.csv")
-        png_path = os.path.join(directory, "lr_trace.png")
+        csv_path = os.path.join(directory, f"{name}.csv")
+        png_path = os.path.join(directory, f"{name}.png") if plot else None
         columns = self.trace_columns()
         with open(csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             for row in self.trace_rows:
                 writer.writerow({k: _plain(v) for k, v in row.items()})
-        self._plot(png_path, columns)
+        if png_path is not None:
+            self._plot(png_path, columns)
         return csv_path, png_path
 
     def _plot(self, path: str, columns: Sequence[str]) -> None:
@@ -431,6 +446,7 @@ class LRSchedulerCallback(LearningRateMonitor):
             self._log(
                 trainer,
                 {
+                    "epoch": float(trainer.current_epoch),
                     f"{key}/{config.monitor}": value,
                     f"{key}/best": event.best,
                     f"{key}/num_bad_epochs": float(event.num_bad_epochs),

@@ -40,7 +40,7 @@ class ImageClassifier(RecipeModule):
         compile: ``torch.compile`` the model (in ``configure_model``, so it happens on the right device).
         no_weight_decay_on_norm_and_bias: put norm weights and biases in a param group with weight decay 0.
         scale_lr: ``"linear"`` or ``"sqrt"`` scaling of the LR by global batch / ``base_batch_size``.
-        base_batch_size: the batch size the LR was tuned for.
+        base_batch_size: the batch size the LR was tuned for; ``None``: the per-device batch size.
 
     Raises:
         RecipeError: for an unknown ``arch``, a bad ``label_smoothing`` or a bad schedule spec.
@@ -64,7 +64,7 @@ class ImageClassifier(RecipeModule):
         compile: bool = False,
         no_weight_decay_on_norm_and_bias: bool = False,
         scale_lr: ScaleRule | None = None,
-        base_batch_size: int = 256,
+        base_batch_size: int | None = None,
     ) -> None:
         super().__init__(optimizer=optimizer, schedule=schedule, scale_lr=scale_lr, base_batch_size=base_batch_size)
         if arch not in available_models():

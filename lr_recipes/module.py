@@ -55,7 +55,8 @@ class RecipeModule(pl.LightningModule):
         scale_lr: ``"linear"`` or ``"sqrt"`` to scale every group's LR by the global batch
             (per-device batch × world size × gradient accumulation) over ``base_batch_size``;
             ``None`` (default) leaves the LR as given.
-        base_batch_size: the batch size the given LR was tuned for.
+        base_batch_size: the batch size the given LR was tuned for; ``None`` means the per-device batch
+            size (the LR was tuned on one device without accumulation).
 
     Raises:
         RecipeError: at construction, for an unknown recipe, parameter or type, or a bad ``scale_lr``;
@@ -76,7 +77,7 @@ class RecipeModule(pl.LightningModule):
         optimizer: OptimizerCallable,
         schedule: str | dict[str, Any] = "constant",
         scale_lr: ScaleRule | None = None,
-        base_batch_size: int = 256,
+        base_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         if not callable(optimizer):
@@ -86,8 +87,10 @@ class RecipeModule(pl.LightningModule):
             )
         if scale_lr not in (None, "linear", "sqrt"):
             raise RecipeError(f"scale_lr={scale_lr!r} is not allowed; allowed: None, 'linear', 'sqrt'")
-        if isinstance(base_batch_size, bool) or not isinstance(base_batch_size, int) or base_batch_size < 1:
-            raise RecipeError(f"base_batch_size={base_batch_size!r} is not allowed; allowed: an integer >= 1")
+        if base_batch_size is not None and (
+            isinstance(base_batch_size, bool) or not isinstance(base_batch_size, int) or base_batch_size < 1
+        ):
+            raise RecipeError(f"base_batch_size={base_batch_size!r} is not allowed; allowed: an integer >= 1 or None")
         self.optimizer = optimizer
         self.schedule = check_spec(schedule)
         self.scale_lr = scale_lr
@@ -122,11 +125,13 @@ class RecipeModule(pl.LightningModule):
         total_steps: int | None = None,
         steps_per_epoch: int | None = None,
         global_batch_size: int | None = None,
+        per_device_batch_size: int | None = None,
     ) -> dict[str, Any]:
         """Build the optimizer, scale its LRs if asked, and build the schedule for a run.
 
         Inside fit, pass ``trainer``; to preview a config without training (``python -m lr_recipes plot``),
-        pass the run's ``total_steps``, ``steps_per_epoch`` and, with ``scale_lr``, ``global_batch_size``.
+        pass the run's ``total_steps``, ``steps_per_epoch`` and, with ``scale_lr``, ``global_batch_size`` and
+        ``per_device_batch_size``.
 
         Raises:
             RecipeError: for durations that do not fit the run.
@@ -144,7 +149,7 @@ class RecipeModule(pl.LightningModule):
         """
         optimizer = self.optimizer(self.optimizer_parameters())
         if self.scale_lr is not None:
-            factor = self._lr_scale_factor(trainer, global_batch_size)
+            factor = self._lr_scale_factor(trainer, global_batch_size, per_device_batch_size)
             for group in optimizer.param_groups:
                 group["lr"] = group["lr"] * factor
         if trainer is not None:
@@ -153,7 +158,7 @@ class RecipeModule(pl.LightningModule):
             lr_scheduler = build(self.schedule, optimizer, total_steps=total_steps, steps_per_epoch=steps_per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
 
-    def _lr_scale_factor(self, trainer: Any, global_batch: int | None) -> float:
+    def _lr_scale_factor(self, trainer: Any, global_batch: int | None, per_device: int | None) -> float:
         if global_batch is None:
             if trainer is None:
                 raise RecipeError("scale_lr needs the global batch size: pass trainer= or global_batch_size=")
@@ -166,17 +171,20 @@ class RecipeModule(pl.LightningModule):
             )
         else:
             how = "as given"
-        ratio = global_batch / self.base_batch_size
+        base = self.base_batch_size or per_device
+        if base is None:
+            raise RecipeError("scale_lr with base_batch_size=None needs the per-device batch size")
+        ratio = global_batch / base
         factor = ratio if self.scale_lr == "linear" else math.sqrt(ratio)
         self.lr_scaling = {
             "lr_scale_rule": self.scale_lr,
             "lr_scale_factor": factor,
             "global_batch_size": global_batch,
-            "base_batch_size": self.base_batch_size,
+            "base_batch_size": base,
         }
         rank_zero_info(
             f"lr_recipes: scale_lr={self.scale_lr}: global batch {global_batch} ({how}); "
-            f"LR x {factor:.4g} (base batch {self.base_batch_size})"
+            f"LR x {factor:.4g} (base batch {base})"
         )
         for logger in getattr(trainer, "loggers", None) or []:
             logger.log_hyperparams(self.lr_scaling)

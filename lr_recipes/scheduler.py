@@ -296,6 +296,18 @@ class PlateauScheduler(ReduceLROnPlateau):
             for base, floor, k in zip(self.base_lrs, self.min_lrs, self.reductions, strict=True)
         ]
 
+    def momentum_at(self, t: int) -> list[float | None]:
+        """Always ``None`` per group: a plateau schedule leaves momentum alone (same API as RecipeScheduler).
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> PlateauScheduler(opt, Plateau(), [0.0]).momentum_at(3)
+            [None]
+        """
+        return [None] * len(self.base_lrs)
+
     def get_lr(self) -> list[float]:  # type: ignore[override]
         return self.lr_at(self.last_epoch)
 
