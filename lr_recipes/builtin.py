@@ -60,6 +60,10 @@ def step(ctx: RecipeContext, step_size: Duration, gamma: float = 0.1) -> list[Sc
     """
     _check_gamma(ctx, gamma)
     size = ctx.steps(step_size, "step_size", clock="run")
+    if size <= ctx.warmup_steps:
+        raise ctx.fail(
+            "step_size", step_size, f"longer than warmup ({ctx.warmup_steps} steps): the first decay would land in it"
+        )
     return [Step(base, size, gamma, offset=ctx.warmup_steps) for base in ctx.base_lrs]
 
 
@@ -228,7 +232,9 @@ def onecycle(
     _check_momentum(ctx, cycle_momentum, base_momentum, max_momentum)
     steps = ctx.span(duration, "duration")
     rising = pct_start * steps
-    ctx.check(rising >= 2 and steps - rising >= 2, "duration", steps, "long enough for 2 steps in each phase")
+    if rising < 2 or steps - rising < 2:
+        shown = duration if duration is not None else f"{steps}st (the rest of the run)"
+        raise ctx.fail("duration", shown, f"a cycle with at least 2 steps in each phase (pct_start={pct_start})")
     return [
         OneCycle(
             peak,
@@ -275,7 +281,8 @@ def cyclic(
     peaks = _peaks(ctx, max_lr, peak_factor, default_factor=None)
     for i, (base, peak) in enumerate(zip(ctx.base_lrs, peaks, strict=True)):
         if peak < base:
-            raise ctx.fail("max_lr", peak, f">= the base LR {base:g} of param group {i} (the bottom of the cycle)")
+            param, value = ("max_lr", max_lr) if max_lr is not None else ("peak_factor", peak_factor)
+            raise ctx.fail(param, value, f">= the base LR {base:g} of param group {i} (the bottom of the cycle)")
     rise = ctx.steps(up, "up")
     fall = rise if down is None else ctx.steps(down, "down")
     ctx.check(0.0 < gamma <= 1.0, "gamma", gamma, "0 < gamma <= 1")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import numbers
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -345,9 +346,13 @@ class RecipeContext:
         floors = self.per_group(0.0 if min_lr is None else min_lr, "min_lr")
         for i, (floor, base) in enumerate(zip(floors, self.base_lrs, strict=True)):
             if floor < 0 or floor > base:
+                where = (
+                    f"is negative for param group {i}"
+                    if floor < 0
+                    else f"is above the base LR {base:g} of param group {i}"
+                )
                 raise RecipeError(
-                    f"recipe {self.recipe!r}: min_lr={_show(min_lr)} is {'negative' if floor < 0 else 'above'} "
-                    f"the base LR {base:g} of param group {i}; allowed: 0 <= min_lr <= base LR"
+                    f"recipe {self.recipe!r}: min_lr={_show(min_lr)} {where}; allowed: 0 <= min_lr <= base LR"
                 )
         return floors
 
@@ -382,9 +387,10 @@ class FactorSchedule(Schedule):
     fn: Callable[..., float]
     base_lr: float
     kwargs: tuple[tuple[str, Any], ...]
+    recipe: str = "custom"
 
     def __call__(self, t: int) -> float:
-        return self.base_lr * float(self.fn(t, **dict(self.kwargs)))
+        return self.base_lr * _factor(self.recipe, self.fn, t, dict(self.kwargs))
 
 
 def check_spec(recipe: str | Mapping[str, Any], **params: Any) -> dict[str, Any]:
@@ -679,7 +685,7 @@ def _warmup_steps(ctx: RecipeContext, warmup: Duration | None, start_factor: flo
     total = ctx.run.total_steps
     if total is not None and steps >= total:
         raise RecipeError(
-            f"recipe {ctx.recipe!r}: warmup={warmup} is {steps} optimizer steps, as long as or longer than "
+            f"recipe {ctx.recipe!r}: warmup={_show(warmup)} is {steps} optimizer steps, as long as or longer than "
             f"the whole run ({total} steps); allowed: warmup shorter than the run"
         )
     return steps
@@ -689,7 +695,11 @@ def _step_form_schedules(rec: Recipe, ctx: RecipeContext, spec: dict[str, Any]) 
     sig = inspect.signature(rec.factory)
     kwargs = {}
     for key, value in spec.items():
-        kwargs[key] = ctx.steps(value, key) if isinstance(value, Duration) else value
+        if isinstance(value, Duration):
+            value = ctx.steps(value, key)
+        elif isinstance(value, list) and any(isinstance(v, Duration) for v in value):
+            value = [ctx.steps(v, f"{key}[{i}]") if isinstance(v, Duration) else v for i, v in enumerate(value)]
+        kwargs[key] = value
     if "total_steps" in sig.parameters:
         kwargs["total_steps"] = ctx.span(None, "total_steps")
     if "steps_per_epoch" in sig.parameters:
@@ -697,11 +707,18 @@ def _step_form_schedules(rec: Recipe, ctx: RecipeContext, spec: dict[str, Any]) 
             raise RecipeError(f"recipe {rec.name!r} needs steps_per_epoch, which this run does not have")
         kwargs["steps_per_epoch"] = ctx.run.steps_per_epoch
     items = tuple(sorted(kwargs.items()))
-    for t in (0, ctx.main_steps or 0):
-        factor = rec.factory(t, **kwargs)
-        if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor >= 0):
-            raise RecipeError(f"recipe {rec.name!r} returned {factor!r} at step {t}; it must return a factor >= 0")
-    return [FactorSchedule(rec.factory, base, items) for base in ctx.base_lrs]
+    # Every step of the run (and the one after the last, which the final scheduler.step() computes) is
+    # checked now, before training: a bad factor must not surface as a negative LR mid-run.
+    for t in range((ctx.main_steps or 0) + 1):
+        _factor(rec.name, rec.factory, t, kwargs)
+    return [FactorSchedule(rec.factory, base, items, rec.name) for base in ctx.base_lrs]
+
+
+def _factor(recipe: str, fn: Callable[..., Any], t: int, kwargs: dict[str, Any]) -> float:
+    value = fn(t, **kwargs)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise RecipeError(f"recipe {recipe!r} returned {value!r} at step {t}; it must return a factor >= 0")
+    return float(value)
 
 
 def _did_you_mean(word: str, choices: Any) -> str:

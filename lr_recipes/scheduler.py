@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -247,7 +248,7 @@ class PlateauScheduler(ReduceLROnPlateau):
         # ReduceLROnPlateau's own __init__ is skipped on purpose: its LR is the optimizer's current one,
         # ours is a closed form. LRScheduler's sets base_lrs/initial_lr and calls _initial_step.
         LRScheduler.__init__(self, optimizer, last_epoch=-1)
-        self._hook = optimizer.register_step_post_hook(self._after_optimizer_step)
+        self._hook = optimizer.register_step_post_hook(_WeakStepHook(self))
 
     # --- ReduceLROnPlateau's public attributes, read by callbacks and users ---------------------------
     mode = property(lambda self: self.rule.mode)
@@ -321,10 +322,33 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.last_epoch = 0
         self._apply()
 
-    def _after_optimizer_step(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+    def _after_optimizer_step(self) -> None:
         self.last_epoch += 1
         if self.last_epoch <= self.warmup_steps:
             self._apply()
+
+    def close(self) -> None:
+        """Detach from the optimizer: its steps no longer advance this scheduler's warmup clock.
+
+        A scheduler that is garbage-collected detaches by itself; ``close`` makes it explicit.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = PlateauScheduler(opt, Plateau(), [0.0], warmup_steps=10)
+            >>> sched.close(); opt.step(); sched.last_epoch
+            0
+        """
+        self._hook.remove()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # torch optimizers pickle without their hooks; the hook is registered again on unpickling.
+        return {k: v for k, v in self.__dict__.items() if k != "_hook"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._hook = self.optimizer.register_step_post_hook(_WeakStepHook(self))
 
     def step(self, metrics: Any = None, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record one validation result; reduce the LR when patience has run out.
@@ -426,6 +450,22 @@ class PlateauScheduler(ReduceLROnPlateau):
         if "reductions" in state_dict:
             self.reductions = list(state_dict["reductions"])
         self._apply()
+
+
+class _WeakStepHook:
+    """Optimizer step hook that advances a PlateauScheduler's clock without keeping the scheduler alive.
+
+    A strong reference from the optimizer would let a discarded scheduler (e.g. from an earlier
+    ``configure_optimizers`` call) keep rewriting the LR of a reused optimizer.
+    """
+
+    def __init__(self, scheduler: PlateauScheduler) -> None:
+        self._ref = weakref.ref(scheduler)
+
+    def __call__(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        scheduler = self._ref()
+        if scheduler is not None:
+            scheduler._after_optimizer_step()
 
 
 def _warn_if_recipe_changed(current: Mapping[str, Any], saved: Mapping[str, Any] | None) -> None:

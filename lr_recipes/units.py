@@ -89,6 +89,8 @@ class Duration:
             raise DurationError(
                 f"{param}={value!r} ({type(value).__name__}) is not a duration; write it as {SPELLINGS}"
             )
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise DurationError(f"{param}={value!r} is not a finite duration; write it as {SPELLINGS}")
         if isinstance(value, (int, float)):
             raise DurationError(
                 f"{param}={value!r} has no unit; write {SPELLINGS}. "
@@ -97,7 +99,8 @@ class Duration:
         match = _PATTERN.match(value)
         if match is None:
             try:
-                float(value)
+                if not math.isfinite(float(value)):
+                    raise ValueError(value)
             except ValueError:
                 raise DurationError(f"{param}={value!r} is not a duration; write it as {SPELLINGS}") from None
             raise DurationError(
@@ -223,6 +226,6 @@ class Run:
             totals.append(int(trainer.max_steps))
         if per_epoch is not None and trainer.max_epochs is not None and trainer.max_epochs != -1:
             totals.append(per_epoch * max(int(trainer.max_epochs), 1))
-        if not totals and estimated != math.inf:
+        if not totals and estimated != math.inf and estimated > 0:
             totals.append(int(estimated))
         return cls(total_steps=min(totals) if totals else None, steps_per_epoch=per_epoch)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 from helpers import quiet_trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 
 import lr_recipes
@@ -136,27 +136,35 @@ def test_param_groups_keep_their_own_base_lr() -> None:
         {"name": "wsd", "warmup": "10%", "decay": "30%"},
     ],
 )
-def test_resume_from_a_checkpoint_is_bit_exact(schedule: dict, tmp_path: Any) -> None:
-    def fit(max_epochs: int, dirname: str, ckpt_path: str | None = None) -> CountingModel:
+def test_resume_from_a_checkpoint_is_bit_exact(schedule: dict, tmp_path: Any, recwarn: Any) -> None:
+    class Interrupt(Callback):
+        """Stops the run after 2 epochs, as a crash or a preempted job would."""
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            if trainer.current_epoch == 1:
+                trainer.should_stop = True
+
+    def fit(dirname: str, ckpt_path: str | None = None, interrupt: bool = False) -> CountingModel:
         torch.manual_seed(0)
         model = CountingModel(schedule=schedule)
         ckpt = ModelCheckpoint(dirpath=tmp_path / dirname, save_last=True)
         trainer = quiet_trainer(
             logger=False,
             limit_val_batches=0,
-            max_epochs=max_epochs,
+            max_epochs=5,
             limit_train_batches=7,
-            callbacks=[ckpt],
+            callbacks=[ckpt, *([Interrupt()] if interrupt else [])],
             enable_checkpointing=True,
         )
         trainer.fit(model, ckpt_path=ckpt_path)
         return model
 
-    full = fit(5, "full")
-    fit(2, "part")
-    # the resumed run must see the same run length: max_epochs=5 resolves every duration identically
-    resumed = fit(5, "resumed", ckpt_path=str(tmp_path / "part" / "last.ckpt"))
+    full = fit("full")
+    part = fit("part", interrupt=True)
+    resumed = fit("resumed", ckpt_path=str(tmp_path / "part" / "last.ckpt"))
+    assert part.used_lrs == full.used_lrs[:14]
     assert resumed.used_lrs == full.used_lrs[14:]
+    assert not [w for w in recwarn if "loading a scheduler state saved with recipe" in str(w.message)]
 
 
 def test_warmup_plateau_config_is_right_under_lightning_native_stepping() -> None:

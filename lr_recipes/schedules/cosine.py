@@ -43,7 +43,7 @@ class Cosine(Schedule):
 class CosineRestarts(Schedule):
     """SGDR: cosine cycles of ``period`` steps, each ``period_mult`` times longer than the last.
 
-    Cycle ``n`` starts at ``base_lr * decay ** n`` and ends at ``min_lr``. ``period_mult`` may be
+    Cycle ``n`` starts at ``max(base_lr * decay ** n, min_lr)`` and ends at ``min_lr``. ``period_mult`` may be
     fractional (cycle boundaries are then real numbers); an integer one matches torch's
     ``CosineAnnealingWarmRestarts(T_0=period, T_mult=period_mult)`` exactly.
 
@@ -81,4 +81,5 @@ class CosineRestarts(Schedule):
 
     def __call__(self, t: int) -> float:
         n, start, length = self.cycle(t)
-        return _cosine(self.base_lr * self.decay**n, self.min_lr, (t - start) / length)
+        peak = max(self.base_lr * self.decay**n, self.min_lr)
+        return _cosine(peak, self.min_lr, (t - start) / length)
