@@ -344,7 +344,12 @@ class LRSchedulerCallback(LearningRateMonitor):
         from matplotlib.figure import Figure
 
         lr_cols = [c for c in columns[2:] if not c.endswith("-momentum")]
-        mom_cols = [c for c in columns[2:] if c.endswith("-momentum")]
+        # A momentum panel only when some momentum moves (one-cycle, cyclic); a flat line says nothing.
+        mom_cols = [
+            c
+            for c in columns[2:]
+            if c.endswith("-momentum") and len({_plain(r[c]) for r in self.trace_rows if c in r}) > 1
+        ]
         fig = Figure(figsize=(8, 5 if mom_cols else 3.5), layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(2 if mom_cols else 1, 1, sharex=True, squeeze=False)[:, 0]

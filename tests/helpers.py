@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -101,3 +103,12 @@ def simulate_plateau(values: Sequence[float], lr: float = 1.0, **kwargs: Any) ->
         sched.step(v)
         out.append(opt.param_groups[0]["lr"])
     return out
+
+
+def run_python(args: Sequence[str], cwd: str | os.PathLike[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` in a fresh process (one thread per process, as DDP CPU tests want); assert rc 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("LOCAL_RANK", None)  # a launched child must not think it is a DDP worker already
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc

@@ -4,30 +4,17 @@ rank-dependent val_loss logged without sync_dist still gives the same LR on both
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import simulate_plateau
+from helpers import run_python, simulate_plateau
 
 SCRIPT = Path(__file__).parent / "scripts" / "ddp_plateau.py"
 
 
 @pytest.mark.parametrize("recipe", ["torch", "lr_recipes"])
 def test_ddp_ranks_agree_on_every_lr(recipe: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("LOCAL_RANK", None)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(tmp_path), recipe],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_python([str(SCRIPT), str(tmp_path), recipe], cwd=tmp_path, timeout=300)
     rank0 = json.loads((tmp_path / "rank0.json").read_text())
     rank1 = json.loads((tmp_path / "rank1.json").read_text())
     assert rank0["used_lrs"] == rank1["used_lrs"]

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_python
 
 import lr_recipes
 from lr_recipes.cli import main, preview
@@ -177,11 +175,8 @@ def test_ddp_two_cpu_processes_trace_the_same_lrs_on_both_ranks(tmp_path: Path) 
         "--trainer.max_epochs",
         "10",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("LOCAL_RANK", None)
-    proc = subprocess.run(
+    proc = run_python(
         [
-            sys.executable,
             "-m",
             "lr_recipes",
             "fit",
@@ -194,18 +189,13 @@ def test_ddp_two_cpu_processes_trace_the_same_lrs_on_both_ranks(tmp_path: Path) 
             "false",
         ],
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run_dir = _run_dir(tmp_path)
     rank0, rank1 = _trace(run_dir), _trace(run_dir, "lr_trace-rank1")
     assert rank0 == rank1 and len(rank0) == 10 * 2
-    # the LR is scaled by the global batch: 2 processes x 32 per device over the per-device base of 32
+    # the LR is scaled by the global batch: 2 processes x 16 per device over the per-device base of 16
     assert float(rank0[0]["lr-SGD"]) == pytest.approx(0.2)
-    assert "global batch 64" in proc.stdout + proc.stderr
+    assert "global batch 32" in proc.stdout + proc.stderr
     # and plot, given the same config, resolves the same sharded run and draws the same curve
     p = preview(args)
     assert [float(r["lr-SGD"]) for r in rank0] == [row[0] for row in p.lrs]
