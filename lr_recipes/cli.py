@@ -287,4 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "plot":
         return _plot_main(argv[1:])
     RecipeCLI(args=argv)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        # Lightning leaves the DDP process group up; tearing it down here lets gloo's threads exit cleanly.
+        dist.destroy_process_group()
     return 0
