@@ -140,10 +140,14 @@ class LRSchedulerCallback(LearningRateMonitor):
         self.trace = trace
         self.trace_all_ranks = trace_all_ranks
         self.lint = lint
-        self.trace_rows: list[dict[str, Any]] = []
+        # The per-step trace, compact: (step, epoch, layout, values) with values in layout order.
+        self._trace: list[tuple[int, int, tuple[str, ...], list[Any]]] = []
+        self._rows: list[dict[str, Any]] = []  # rows restored from a checkpoint or set by hand
         self.plateau_events: list[PlateauEvent] = []
         self._log_enabled = True
-        self._trace_names: dict[int, list[str]] = {}
+        # id(optimizer) -> (column names, momentum source: "betas" | "momentum" | None)
+        self._trace_layout: dict[int, tuple[tuple[str, ...], str | None]] = {}
+        self._next_step = 0
         self._owned: list[tuple[LRSchedulerConfig, str]] = []
         self._before_validation: dict[str, Any] = {}
 
@@ -162,7 +166,14 @@ class LRSchedulerCallback(LearningRateMonitor):
             super().on_train_start(trainer, *args, **kwargs)
         else:
             self._find_all_names(trainer)
-        self._trace_names = self._names_by_optimizer(trainer)
+        self._trace_layout = {}
+        for opt in trainer.optimizers:
+            opt = getattr(opt, "_optimizer", opt)
+            names = self._names_by_optimizer(trainer).get(id(opt), [])
+            kind = "betas" if "betas" in opt.defaults else "momentum" if "momentum" in opt.defaults else None
+            columns = tuple(names) + (tuple(f"{name}-momentum" for name in names) if kind else ())
+            self._trace_layout[id(opt)] = (columns, kind)
+        self._next_step = trainer.global_step
         if self.lint:
             from lr_recipes.lint import lint
 
@@ -182,7 +193,7 @@ class LRSchedulerCallback(LearningRateMonitor):
         if not self.trace:
             return
         log_dir = trainer.log_dir or trainer.default_root_dir  # a collective call under DDP: every rank
-        if not self.trace_rows:
+        if not (self._rows or self._trace):
             return
         if trainer.is_global_zero:
             self.write_trace(log_dir)
@@ -202,7 +213,10 @@ class LRSchedulerCallback(LearningRateMonitor):
     def on_train_batch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
         if not self._log_enabled or self.logging_interval == "epoch":
             return
-        if not trainer._logger_connector.should_update_logs:
+        # Lightning's `should_update_logs` for the fit loop, inlined: this runs every batch and the
+        # property walks the loops (~7 µs); the rule is the same, `(step + 1) % every == 0 or should_stop`.
+        every = trainer.log_every_n_steps
+        if every == 0 or ((trainer.fit_loop.epoch_loop._batches_that_stepped + 1) % every and not trainer.should_stop):
             return
         # "any": epoch-interval schedulers too, since warmup or a plateau change them between epochs.
         self._log(trainer, self._extract_stats(trainer, "any"))
@@ -284,19 +298,43 @@ class LRSchedulerCallback(LearningRateMonitor):
         """Record the LR and momentum every param group is about to step with (host values, no sync)."""
         if not self.trace:
             return
-        optimizer = getattr(optimizer, "_optimizer", optimizer)
-        names = self._trace_names.get(id(optimizer))
-        if names is None:
-            return
-        use_betas = "betas" in optimizer.defaults
-        row: dict[str, Any] = {"step": trainer.global_step, "epoch": trainer.current_epoch}
-        for group, name in zip(optimizer.param_groups, names, strict=False):
-            row[name] = _snapshot(group["lr"])
-            if use_betas:
-                row[f"{name}-momentum"] = _snapshot(group["betas"][0])
-            elif "momentum" in group:
-                row[f"{name}-momentum"] = _snapshot(group["momentum"])
-        self.trace_rows.append(row)
+        layout = self._trace_layout.get(id(optimizer))
+        if layout is None:
+            layout = self._trace_layout.get(id(getattr(optimizer, "_optimizer", optimizer)))
+            if layout is None:
+                return
+        columns, kind = layout
+        groups = optimizer.param_groups
+        values = [g["lr"] for g in groups]
+        if kind == "betas":
+            values += [g["betas"][0] for g in groups]
+        elif kind == "momentum":
+            values += [g.get("momentum", 0) for g in groups]
+        if isinstance(values[0], torch.Tensor):  # capturable optimizers: copy now, read back at fit end
+            values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]
+        # One call per optimizer step, so counting them here is trainer.global_step without its property chain.
+        self._trace.append((self._next_step, trainer.current_epoch, columns, values))
+        self._next_step += 1
+
+    @property
+    def trace_rows(self) -> list[dict[str, Any]]:
+        """The per-step trace: one dict per optimizer step with ``step``, ``epoch`` and each LR/momentum key.
+
+        Example::
+
+            >>> LRSchedulerCallback().trace_rows
+            []
+        """
+        rows = list(self._rows)
+        for step, epoch, columns, values in self._trace:
+            row: dict[str, Any] = {"step": step, "epoch": epoch}
+            row.update(zip(columns, values, strict=True))
+            rows.append(row)
+        return rows
+
+    @trace_rows.setter
+    def trace_rows(self, rows: list[dict[str, Any]]) -> None:
+        self._rows, self._trace = list(rows), []
 
     def trace_columns(self) -> list[str]:
         """Column names of the trace, in order: ``step``, ``epoch``, then each LR (and momentum) key.
@@ -307,8 +345,10 @@ class LRSchedulerCallback(LearningRateMonitor):
             ['step', 'epoch']
         """
         columns = ["step", "epoch"]
-        for row in self.trace_rows:
+        for row in self._rows:
             columns.extend(key for key in row if key not in columns)
+        for layout in dict.fromkeys(entry[2] for entry in self._trace):
+            columns.extend(key for key in layout if key not in columns)
         return columns
 
     def write_trace(
@@ -329,33 +369,29 @@ class LRSchedulerCallback(LearningRateMonitor):
         csv_path = os.path.join(directory, f"{name}.csv")
         png_path = os.path.join(directory, f"{name}.png") if plot else None
         columns = self.trace_columns()
+        rows = [{k: _plain(v) for k, v in row.items()} for row in self.trace_rows]
         with open(csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
-            for row in self.trace_rows:
-                writer.writerow({k: _plain(v) for k, v in row.items()})
+            writer.writerows(rows)
         if png_path is not None:
-            self._plot(png_path, columns)
+            self._plot(png_path, columns, rows)
         return csv_path, png_path
 
-    def _plot(self, path: str, columns: Sequence[str]) -> None:
+    def _plot(self, path: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
         # The object-oriented API with the Agg canvas: no pyplot, no global backend switch.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         lr_cols = [c for c in columns[2:] if not c.endswith("-momentum")]
         # A momentum panel only when some momentum moves (one-cycle, cyclic); a flat line says nothing.
-        mom_cols = [
-            c
-            for c in columns[2:]
-            if c.endswith("-momentum") and len({_plain(r[c]) for r in self.trace_rows if c in r}) > 1
-        ]
+        mom_cols = [c for c in columns[2:] if c.endswith("-momentum") and len({r[c] for r in rows if c in r}) > 1]
         fig = Figure(figsize=(8, 5 if mom_cols else 3.5), layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(2 if mom_cols else 1, 1, sharex=True, squeeze=False)[:, 0]
         for ax, cols, label in ((axes[0], lr_cols, "learning rate"), (axes[-1], mom_cols, "momentum")):
             for col in cols:
-                points = [(r["step"], _plain(r[col])) for r in self.trace_rows if col in r]
+                points = [(r["step"], r[col]) for r in rows if col in r]
                 ax.plot([p[0] for p in points], [p[1] for p in points], label=col, linewidth=1.2)
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
@@ -494,11 +530,6 @@ class LRSchedulerCallback(LearningRateMonitor):
         """
         self.trace_rows = list(state_dict.get("trace_rows", []))
         self.plateau_events = [PlateauEvent(**e) for e in state_dict.get("plateau_events", [])]
-
-
-def _snapshot(value: Any) -> Any:
-    # A tensor LR (capturable optimizers) is copied on its device; it is read back only at fit end.
-    return value.detach().clone() if isinstance(value, torch.Tensor) else value
 
 
 def _plain(value: Any) -> Any:
