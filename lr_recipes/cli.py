@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,15 +136,12 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
 
         >>> # estimate_run(cli.trainer, cli.datamodule) -> (Run(total_steps=70400, steps_per_epoch=352), 128)
     """
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    loader = datamodule.train_dataloader()
+    samples = _train_samples(datamodule)
     world = int(trainer.num_devices) * int(trainer.num_nodes)
-    samples = len(loader.dataset)
     if world > 1:
         samples = math.ceil(samples / world)
-    batch = loader.batch_size
-    batches = samples // batch if loader.drop_last else math.ceil(samples / batch)
+    batch = datamodule.batch_size
+    batches = samples // batch if datamodule.drop_last else math.ceil(samples / batch)
     limit = trainer.limit_train_batches
     if isinstance(limit, int):
         batches = min(batches, limit)
@@ -159,6 +157,24 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
     if not totals:
         raise ValueError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
     return Run(total_steps=min(totals), steps_per_epoch=per_epoch), batch
+
+
+def _train_samples(datamodule: CIFAR10DataModule) -> int:
+    """Training images per epoch; CIFAR-10 from torchvision need not be on disk to be counted."""
+    download, datamodule.download = datamodule.download, False  # a preview never downloads 170 MB
+    try:
+        datamodule.prepare_data()
+    except FileNotFoundError:
+        if datamodule.source != "torchvision":
+            raise
+        train = 50_000 - datamodule.val_size
+        samples = train if datamodule.train_subset is None else min(datamodule.train_subset, train)
+        print(f"CIFAR-10 is not in {str(datamodule.root)!r}; counting its 50,000 training images - val_size = {train}")
+        return samples
+    finally:
+        datamodule.download = download
+    datamodule.setup("fit")
+    return len(datamodule.train_dataloader().dataset)
 
 
 def preview(config_args: list[str], out: str | None = None) -> Preview:
@@ -193,7 +209,7 @@ def preview(config_args: list[str], out: str | None = None) -> Preview:
         momenta = [[None] * len(lrs[0])] * run.total_steps
     result = Preview(run, scheduler.recipe["name"], lrs, momenta, lint(scheduler), None)
     if out is not None:
-        result.path = _draw(result, Path(out), scheduler.recipe)
+        result.path = _draw(result, Path(out), model.schedule)
     return result
 
 
@@ -220,8 +236,8 @@ def _draw(p: Preview, out: Path, spec: dict[str, Any]) -> Path:
                 0, len(p.lrs), p.run.steps_per_epoch * max(1, len(p.lrs) // p.run.steps_per_epoch // 10)
             ):
                 ax.axvline(epoch_start, color="0.85", linewidth=0.6, zorder=0)
-    shown = {k: v for k, v in spec.items() if k not in ("name", "total_steps", "steps_per_epoch") and v is not None}
-    params = ", ".join(f"{k}={v}" for k, v in shown.items())
+    # The parameters the config sets (the spec as written), wrapped to the figure's width.
+    params = textwrap.fill(", ".join(f"{k}={v}" for k, v in spec.items() if k != "name") or "defaults", 110)
     title = f"{p.recipe}: {p.run.total_steps} optimizer steps, {p.run.steps_per_epoch} per epoch"
     axes[0].set_title(f"{title}\n{params}", fontsize=9)
     if len(p.lrs[0]) > 1:

@@ -199,3 +199,11 @@ def test_ddp_two_cpu_processes_trace_the_same_lrs_on_both_ranks(tmp_path: Path) 
     # and plot, given the same config, resolves the same sharded run and draws the same curve
     p = preview(args)
     assert [float(r["lr-SGD"]) for r in rank0] == [row[0] for row in p.lrs]
+
+
+def test_plot_counts_cifar10_without_downloading_it(tmp_path: Path) -> None:
+    """He et al.'s 64k iterations: 45k images / batch 128 = 352 steps per epoch, 182 epochs."""
+    p = preview(["--config", str(RECIPES / "multistep.yaml"), "--data.root", str(tmp_path / "absent")])
+    assert (p.run.total_steps, p.run.steps_per_epoch) == (64064, 352)
+    assert [row[0] for row in p.lrs[32031:32033]] == pytest.approx([0.1, 0.01])  # the 50% milestone
+    assert not [f for f in (tmp_path / "absent").rglob("*") if f.is_file()], "a preview must not download"
