@@ -407,9 +407,12 @@ class LRSchedulerCallback(LearningRateMonitor):
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Remember what the monitored metrics were, to tell a value logged by this run from a stale one.
-        self._before_validation = {
-            config.monitor: trainer.callback_metrics.get(config.monitor) for config, _ in self._owned
-        }
+        # The stored dict, not the `callback_metrics` property: that one recomputes every logged metric.
+        if not self._owned:
+            return
+        stored = getattr(trainer._logger_connector, "_callback_metrics", None)
+        metrics = stored if isinstance(stored, dict) else trainer.callback_metrics
+        self._before_validation = {config.monitor: metrics.get(config.monitor) for config, _ in self._owned}
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or not self._owned:
