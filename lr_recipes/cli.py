@@ -98,7 +98,8 @@ class RecipeCLI(LightningCLI):
 
     def after_fit(self) -> None:
         if self.config[self.subcommand].get("test_after_fit"):
-            self.trainer.test(self.model, datamodule=self.datamodule)
+            # The summary prints test_acc; Lightning's table would repeat it.
+            self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
 
 
 # --- plot -------------------------------------------------------------------------------------------
