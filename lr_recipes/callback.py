@@ -407,12 +407,9 @@ class LRSchedulerCallback(LearningRateMonitor):
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Remember what the monitored metrics were, to tell a value logged by this run from a stale one.
-        # The stored dict, not the `callback_metrics` property: that one recomputes every logged metric.
-        if not self._owned:
-            return
-        stored = getattr(trainer._logger_connector, "_callback_metrics", None)
-        metrics = stored if isinstance(stored, dict) else trainer.callback_metrics
-        self._before_validation = {config.monitor: metrics.get(config.monitor) for config, _ in self._owned}
+        if self._owned:
+            metrics = _stored_callback_metrics(trainer)
+            self._before_validation = {config.monitor: metrics.get(config.monitor) for config, _ in self._owned}
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or not self._owned:
@@ -433,7 +430,7 @@ class LRSchedulerCallback(LearningRateMonitor):
                 )
 
     def _monitored_value(self, trainer: pl.Trainer, monitor: str | None) -> float | None:
-        metrics = trainer.callback_metrics
+        metrics = _stored_callback_metrics(trainer)  # updated with this run's epoch values by now
         current = metrics.get(monitor) if monitor else None
         stale = current is not None and current is self._before_validation.get(monitor)
         if current is None or stale:
@@ -533,6 +530,14 @@ class LRSchedulerCallback(LearningRateMonitor):
         """
         self.trace_rows = list(state_dict.get("trace_rows", []))
         self.plateau_events = [PlateauEvent(**e) for e in state_dict.get("plateau_events", [])]
+
+
+def _stored_callback_metrics(trainer: pl.Trainer) -> dict[str, Any]:
+    """Lightning's stored callback metrics; the ``callback_metrics`` property recomputes every logged
+    metric on each access (hundreds of µs), while the store is already up to date at validation start
+    (the previous values) and end (this run's epoch values)."""
+    stored = getattr(trainer._logger_connector, "_callback_metrics", None)
+    return stored if isinstance(stored, dict) else trainer.callback_metrics
 
 
 def _plain(value: Any) -> Any:

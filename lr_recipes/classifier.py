@@ -111,7 +111,9 @@ class ImageClassifier(RecipeModule):
         metric = getattr(self, f"{stage}_acc")
         metric(logits, y)
         on_step = stage == "train"
-        self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step)
+        # The per-step loss stays off the progress bar: Lightning turns every progress-bar value into a
+        # Python number after each batch, a host-device sync per step on a GPU. Loggers still get it.
+        self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=not on_step, sync_dist=not on_step)
         self.log(f"{stage}_acc", metric, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss
 

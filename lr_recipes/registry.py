@@ -550,8 +550,10 @@ def _make_recipe(name: str, fn: Callable[..., Any], *, plateau: bool) -> Recipe:
 
 
 def _param_docs(fn: Callable[..., Any]) -> dict[str, str]:
-    import docstring_parser
-
+    try:  # installed with jsonargparse[signatures]; without it recipes work, undocumented in `list`
+        import docstring_parser
+    except ImportError:
+        return {}
     parsed = docstring_parser.parse(inspect.getdoc(fn) or "")
     return {p.arg_name: " ".join((p.description or "").split()) for p in parsed.params}
 

@@ -214,9 +214,13 @@ class Run:
             >>> Run.from_trainer(FakeTrainer())
             Run(total_steps=8, steps_per_epoch=4)
         """
-        # estimated_stepping_batches sets the train dataloader up (and shards it) if that has not happened.
+        # estimated_stepping_batches sets the train dataloader up (and shards it) if that has not happened,
+        # except when the run is bounded by max_steps alone: then it returns early, and so must the data.
         estimated = trainer.estimated_stepping_batches
         batches = trainer.num_training_batches
+        if batches == math.inf and getattr(trainer, "train_dataloader", None) is None and hasattr(trainer, "fit_loop"):
+            trainer.fit_loop.setup_data()
+            batches = trainer.num_training_batches
         accumulate = trainer.accumulate_grad_batches
         if not isinstance(accumulate, int):
             raise DurationError(f"accumulate_grad_batches={accumulate!r} must be one integer for the whole run")

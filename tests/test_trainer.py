@@ -200,3 +200,13 @@ def test_plain_torch_loop() -> None:
         sched.step()
     assert lrs == [sched.lr_at(t)[0] for t in range(100)]
     assert max(lrs) == 1e-3 and lrs[-1] < 1e-4
+
+
+def test_max_steps_alone_still_resolves_epoch_durations() -> None:
+    """Trainer(max_steps=N) without max_epochs: Lightning's estimate returns early, the data must still load."""
+    model = CountingModel(schedule={"name": "cosine", "warmup": "1ep"})
+    trainer = quiet_trainer(logger=False, limit_val_batches=0, max_epochs=None, max_steps=10, limit_train_batches=4)
+    trainer.fit(model)
+    recipe = trainer.lr_scheduler_configs[0].scheduler.recipe
+    assert (recipe["total_steps"], recipe["steps_per_epoch"]) == (10, 4)
+    assert model.used_lrs[4] == 0.1  # warmup of one 4-step epoch, then the cosine's peak
