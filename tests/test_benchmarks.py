@@ -1,0 +1,95 @@
+"""The benchmark scripts keep working: each runs in its ``--smoke`` mode (seconds, synthetic data, no
+../shared) and writes a well-formed result. Nothing here times anything; the numbers are in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+COMMON_KEYS = {"benchmark", "command", "machine", "results"}
+MACHINE_KEYS = {"nproc", "torch", "lightning", "torch_threads"}
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)  # the scripts set their own
+
+
+def run(script: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    out = tmp_path / f"{script}.json"
+    returned = importlib.import_module(script).main(["--smoke", "--out", str(out), *extra])
+    written = json.loads(out.read_text())
+    assert written["benchmark"] == script
+    assert written.keys() >= COMMON_KEYS and written["machine"].keys() >= MACHINE_KEYS
+    assert written["machine"]["torch_threads"] == 1
+    assert written["command"].startswith(".venv/bin/python ")
+    assert returned is not None and returned["results"] == written["results"]
+    return written
+
+
+def test_overhead(tmp_path: Path) -> None:
+    result = run("overhead", tmp_path)
+    assert set(result["results"]) == {"cosine/log_every_n_steps=1", "plateau/log_every_n_steps=1"}
+    for entry in result["results"].values():
+        for clock in ("cpu", "wall"):
+            assert set(entry[clock]["median_per_step_us"]) == {"none", "ours", "torch"}
+            assert set(entry[clock]["overhead_us"]) == {"ours", "torch"}
+        assert entry["direct"]["in_hooks_us_per_step"]["ours"] > 0
+        assert entry["direct"]["in_hooks_us_per_step"]["torch"] > 0
+        # Call counts are deterministic: both LR callbacks and schedulers make Python calls every step.
+        assert entry["python_calls_per_step"]["ours"] > 0 and entry["python_calls_per_step"]["torch"] > 0
+        assert isinstance(entry["goal_met"], bool)
+    # The pairs are the same schedule, or comparing their costs would mean nothing.
+    assert result["equivalence_max_abs_lr_diff"]["cosine"] < 1e-12
+    assert result["equivalence_max_abs_lr_diff"]["plateau"] < 1e-12
+    assert set(result["scheduler_step_us"]) == {"ours", "torch"}
+    assert "| pair |" in result["tables"][0]
+
+
+def test_data_path(tmp_path: Path) -> None:
+    result = run("data_path", tmp_path)
+    entry = result["results"]["num_workers=0"]
+    assert entry["median_images_per_s"]["ours"] > 0 and entry["median_images_per_s"]["torchvision"] > 0
+    assert entry["ratio"] == pytest.approx(
+        entry["median_images_per_s"]["ours"] / entry["median_images_per_s"]["torchvision"], rel=0.01
+    )
+    # Both paths normalise with the CIFAR-10 statistics: roughly zero-mean, unit-variance batches.
+    for stats in entry["last_batch_stats"].values():
+        assert abs(stats["mean"]) < 1.5 and 0.3 < stats["std"] < 3
+
+
+def test_lightning_vs_raw(tmp_path: Path) -> None:
+    result = run("lightning_vs_raw", tmp_path)
+    entry = result["results"]["tiny"]
+    assert set(entry["median_images_per_s"]) == {"lightning", "raw"}
+    assert entry["threads"] == [1]
+    assert isinstance(entry["goal_met"], bool)
+
+
+def test_real_cifar(tmp_path: Path) -> None:
+    result = run("real_cifar", tmp_path)
+    assert set(result["results"]) == {"cosine", "plateau"}
+    for entry in result["results"].values():
+        assert 0 <= entry["test_acc"] <= 1 and 0 <= entry["best_val_acc"] <= 1
+        assert entry["optimizer_steps"] > 0 and len(entry["val_acc_per_epoch"]) == result["settings"]["epochs"]
+    assert result["results"]["cosine"]["final_lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gpu_smoke_runs_on_cpu(tmp_path: Path) -> None:
+    result = run("gpu", tmp_path)
+    parts = result["results"]
+    if not torch.cuda.is_available():
+        assert "skipped" in parts["sync_check"]
+    assert any(key.startswith("tiny/eager") for key in parts["throughput"])
+    assert len(parts["time_to_94"]["per_epoch"]) == 18  # fast.yaml's 18 epochs, one batch each
+    assert 0 <= parts["time_to_94"]["final_test_acc"] <= 1
