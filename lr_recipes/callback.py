@@ -167,9 +167,10 @@ class LRSchedulerCallback(LearningRateMonitor):
         else:
             self._find_all_names(trainer)
         self._trace_layout = {}
+        names_by_optimizer = self._names_by_optimizer(trainer)
         for opt in trainer.optimizers:
             opt = getattr(opt, "_optimizer", opt)
-            names = self._names_by_optimizer(trainer).get(id(opt), [])
+            names = names_by_optimizer.get(id(opt), [])
             kind = "betas" if "betas" in opt.defaults else "momentum" if "momentum" in opt.defaults else None
             columns = tuple(names) + (tuple(f"{name}-momentum" for name in names) if kind else ())
             self._trace_layout[id(opt)] = (columns, kind)

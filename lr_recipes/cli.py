@@ -148,16 +148,10 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
         batches = min(batches, limit)
     elif limit != 1.0:
         batches = int(batches * limit)
-    accumulate = trainer.accumulate_grad_batches
-    per_epoch = max(math.ceil(batches / accumulate), 1)
-    totals = []
-    if trainer.max_steps not in (None, -1):
-        totals.append(int(trainer.max_steps))
-    if trainer.max_epochs not in (None, -1):
-        totals.append(per_epoch * max(int(trainer.max_epochs), 1))
-    if not totals:
+    run = Run.from_counts(batches, trainer.accumulate_grad_batches, trainer.max_steps, trainer.max_epochs)
+    if run.total_steps is None:
         raise ValueError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
-    return Run(total_steps=min(totals), steps_per_epoch=per_epoch), batch
+    return run, batch
 
 
 def _train_samples(datamodule: CIFAR10DataModule) -> int:

@@ -84,7 +84,7 @@ def lint(scheduler: Any) -> list[str]:
     if zero_steps > total / 10:
         out.append(f"the LR is 0 for {zero_steps} of {total} optimizer steps")
     if name in _FLOORED:
-        floors = _floors(spec, scheduler.base_lrs)
+        floors = [_main(s).min_lr for s in scheduler.schedules]
         for g, (lr, floor, top) in enumerate(zip(last, floors, peak, strict=True)):
             if lr > floor + 0.05 * (top - floor) + 1e-15:
                 out.append(
@@ -112,14 +112,10 @@ def _warmup_steps(scheduler: Any) -> int:
     return first.steps if isinstance(first, Warmup) else 0
 
 
-def _floors(spec: dict[str, Any], base_lrs: list[float]) -> list[float]:
-    if spec.get("min_lr_ratio") is not None:
-        return [b * spec["min_lr_ratio"] for b in base_lrs]
-    min_lr = spec.get("min_lr") or 0.0
-    return list(min_lr) if isinstance(min_lr, list) else [float(min_lr)] * len(base_lrs)
+def _main(schedule: Any) -> Any:
+    return schedule.main if isinstance(schedule, Warmup) else schedule
 
 
 def _cycle_steps(scheduler: RecipeScheduler) -> int:
-    inner = scheduler.schedules[0]
-    inner = inner.main if isinstance(inner, Warmup) else inner
+    inner = _main(scheduler.schedules[0])
     return getattr(inner, "up", 0) + getattr(inner, "down", 0)

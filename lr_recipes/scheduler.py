@@ -162,29 +162,35 @@ class RecipeScheduler(LRScheduler):
         """
         if epoch is not None:
             super().step(epoch)
-        else:
-            if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn(
-                    "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the first value of the "
-                    "schedule is skipped. Call `optimizer.step()` first.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            self._step_count += 1
-            self.last_epoch = t = self.last_epoch + 1
-            last: list[float | torch.Tensor] = []
-            for group, schedule in zip(self.optimizer.param_groups, self.schedules, strict=True):
-                lr = schedule(t)
-                current = group["lr"]
-                if isinstance(current, torch.Tensor):
-                    current.fill_(lr)
-                    last.append(current.clone())
-                else:
-                    group["lr"] = lr
-                    last.append(lr)
-            self._last_lr = last
+            if self._cycles_momentum:
+                _set_momentum(self.optimizer, self.momentum_at(self.last_epoch))
+            return
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the first value of the "
+                "schedule is skipped. Call `optimizer.step()` first.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._step_count += 1
+        self.last_epoch += 1
+        self._write(self.last_epoch)
+
+    def _write(self, t: int) -> None:
+        """Set every group's LR (and cycled momentum) to the closed form at step ``t``."""
+        last: list[float | torch.Tensor] = []
+        for group, schedule in zip(self.optimizer.param_groups, self.schedules, strict=True):
+            lr = schedule(t)
+            current = group["lr"]
+            if isinstance(current, torch.Tensor):
+                current.fill_(lr)
+                last.append(current.clone())
+            else:
+                group["lr"] = lr
+                last.append(lr)
+        self._last_lr = last
         if self._cycles_momentum:
-            _set_momentum(self.optimizer, self.momentum_at(self.last_epoch))
+            _set_momentum(self.optimizer, self.momentum_at(t))
 
     def state_dict(self) -> dict[str, Any]:
         """The step counter and bookkeeping; the schedules are rebuilt from the config, not pickled.
@@ -219,15 +225,10 @@ class RecipeScheduler(LRScheduler):
             0.25
         """
         _warn_if_recipe_changed(self.recipe, state_dict.get("recipe"))
-        for key in ("last_epoch", "_step_count", "base_lrs", "_last_lr"):
+        for key in ("last_epoch", "_step_count", "base_lrs"):
             if key in state_dict:
                 setattr(self, key, state_dict[key])
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            _set_group_value(group, "lr", lr)
-        momenta = self.momentum_at(self.last_epoch)
-        if any(m is not None for m in momenta):
-            _set_momentum(self.optimizer, momenta)
-        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+        self._write(self.last_epoch)
 
 
 class PlateauScheduler(ReduceLROnPlateau):

@@ -224,12 +224,27 @@ class Run:
         accumulate = trainer.accumulate_grad_batches
         if not isinstance(accumulate, int):
             raise DurationError(f"accumulate_grad_batches={accumulate!r} must be one integer for the whole run")
+        run = cls.from_counts(batches, accumulate, trainer.max_steps, trainer.max_epochs)
+        if run.total_steps is None and estimated != math.inf and estimated > 0:
+            return cls(total_steps=int(estimated), steps_per_epoch=run.steps_per_epoch)
+        return run
+
+    @classmethod
+    def from_counts(cls, batches: float, accumulate: int, max_steps: int | None, max_epochs: int | None) -> Run:
+        """The run of ``batches`` training batches per epoch (per process), as Lightning steps it.
+
+        One optimizer step per ``accumulate`` batches plus one for a last partial window of each epoch; the
+        run ends at ``max_steps`` or after ``max_epochs`` epochs, whichever is first (``None``/-1: no limit).
+
+        Example::
+
+            >>> Run.from_counts(batches=10, accumulate=3, max_steps=-1, max_epochs=2)
+            Run(total_steps=8, steps_per_epoch=4)
+        """
         per_epoch = None if batches == math.inf else max(math.ceil(batches / accumulate), 1)
         totals = []
-        if trainer.max_steps is not None and trainer.max_steps != -1:
-            totals.append(int(trainer.max_steps))
-        if per_epoch is not None and trainer.max_epochs is not None and trainer.max_epochs != -1:
-            totals.append(per_epoch * max(int(trainer.max_epochs), 1))
-        if not totals and estimated != math.inf and estimated > 0:
-            totals.append(int(estimated))
+        if max_steps is not None and max_steps != -1:
+            totals.append(int(max_steps))
+        if per_epoch is not None and max_epochs is not None and max_epochs != -1:
+            totals.append(per_epoch * max(int(max_epochs), 1))
         return cls(total_steps=min(totals) if totals else None, steps_per_epoch=per_epoch)
