@@ -203,13 +203,7 @@ class RecipeScheduler(LRScheduler):
             >>> sorted(RecipeScheduler(opt, [Constant(0.3)]).state_dict())
             ['_last_lr', '_step_count', 'base_lrs', 'last_epoch', 'recipe']
         """
-        return {
-            "last_epoch": self.last_epoch,
-            "_step_count": self._step_count,
-            "base_lrs": list(self.base_lrs),
-            "_last_lr": list(self._last_lr),
-            "recipe": dict(self.recipe),
-        }
+        return _counters(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from a saved step; the LR (and momentum) of that step is set on the optimizer.
@@ -224,10 +218,7 @@ class RecipeScheduler(LRScheduler):
             >>> opt.param_groups[0]["lr"]
             0.25
         """
-        _warn_if_recipe_changed(self.recipe, state_dict.get("recipe"))
-        for key in ("last_epoch", "_step_count", "base_lrs"):
-            if key in state_dict:
-                setattr(self, key, state_dict[key])
+        _restore_counters(self, state_dict)
         self._write(self.last_epoch)
 
 
@@ -459,15 +450,7 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> PlateauScheduler(opt, Plateau(), [0.0]).state_dict()["reductions"]
             [0]
         """
-        return {
-            "last_epoch": self.last_epoch,
-            "_step_count": self._step_count,
-            "base_lrs": list(self.base_lrs),
-            "_last_lr": list(self._last_lr),
-            "plateau": self.state.as_dict(),
-            "reductions": list(self.reductions),
-            "recipe": dict(self.recipe),
-        }
+        return {**_counters(self), "plateau": self.state.as_dict(), "reductions": list(self.reductions)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from a saved state; the LR of that step is set on the optimizer.
@@ -481,10 +464,7 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> opt.param_groups[0]["lr"]
             0.25
         """
-        _warn_if_recipe_changed(self.recipe, state_dict.get("recipe"))
-        for key in ("last_epoch", "_step_count", "base_lrs"):
-            if key in state_dict:
-                setattr(self, key, state_dict[key])
+        _restore_counters(self, state_dict)
         if "plateau" in state_dict:
             self.state = PlateauState(**state_dict["plateau"])
         if "reductions" in state_dict:
@@ -508,7 +488,20 @@ class _WeakStepHook:
             scheduler._after_optimizer_step()
 
 
-def _warn_if_recipe_changed(current: Mapping[str, Any], saved: Mapping[str, Any] | None) -> None:
+def _counters(scheduler: RecipeScheduler | PlateauScheduler) -> dict[str, Any]:
+    """The state both schedulers save: step counters, base LRs and the spec they were built from."""
+    return {
+        "last_epoch": scheduler.last_epoch,
+        "_step_count": scheduler._step_count,
+        "base_lrs": list(scheduler.base_lrs),
+        "_last_lr": list(scheduler._last_lr),
+        "recipe": dict(scheduler.recipe),
+    }
+
+
+def _restore_counters(scheduler: RecipeScheduler | PlateauScheduler, state_dict: dict[str, Any]) -> None:
+    """Restore what :func:`_counters` saved, warning when the state comes from another recipe spec."""
+    saved, current = state_dict.get("recipe"), scheduler.recipe
     if saved and current and dict(saved) != dict(current):
         warnings.warn(
             f"loading a scheduler state saved with recipe {dict(saved)} into one built with {dict(current)}; "
@@ -516,3 +509,6 @@ def _warn_if_recipe_changed(current: Mapping[str, Any], saved: Mapping[str, Any]
             UserWarning,
             stacklevel=3,
         )
+    for key in ("last_epoch", "_step_count", "base_lrs"):
+        if key in state_dict:
+            setattr(scheduler, key, state_dict[key])
