@@ -38,7 +38,7 @@ import torchvision
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from lr_recipes.data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10DataModule
+from lr_recipes.pack.data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10DataModule
 
 
 def datamodule(args: Any, num_workers: int) -> CIFAR10DataModule:

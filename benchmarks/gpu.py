@@ -54,8 +54,8 @@ def _importable_lr_recipes() -> None:
 _importable_lr_recipes()
 
 from lr_recipes import LRSchedulerCallback  # noqa: E402
-from lr_recipes.classifier import ImageClassifier  # noqa: E402
-from lr_recipes.data import CIFAR10DataModule, TensorImages  # noqa: E402
+from lr_recipes.pack.classifier import ImageClassifier  # noqa: E402
+from lr_recipes.pack.data import CIFAR10DataModule, TensorImages  # noqa: E402
 
 FAST = yaml.safe_load((common.REPO / "recipes" / "fast.yaml").read_text())
 TARGET = 0.94

@@ -4,7 +4,7 @@ Both train the same model from the same seed (0) on the same data path, with the
 LR 0.1, momentum 0.9, weight decay 5e-4) and the same schedule (the ``cosine`` recipe, one
 ``lr_recipes.build`` scheduler stepped per optimizer step):
 
-- ``lightning``: ``lr_recipes.cli.main(["fit", "--config", "recipes/cosine.yaml", "--config", <overlay>])``,
+- ``lightning``: ``lr_recipes.pack.cli.main(["fit", "--config", "recipes/cosine.yaml", "--config", <overlay>])``,
   i.e. ``ImageClassifier`` + ``CIFAR10DataModule`` + ``Trainer.fit`` with the recipe's
   ``LRSchedulerCallback`` and ``CSVLogger`` and the CLI's fit summary. The overlay sets the model,
   the data, the run length, no validation, no checkpointing and no progress bar;
@@ -35,9 +35,9 @@ import torch.nn.functional as F
 import yaml
 
 import lr_recipes
-from lr_recipes.cli import main as cli_main
-from lr_recipes.data import CIFAR10DataModule, augment_batch, normalize_batch
-from lr_recipes.models import create_model
+from lr_recipes.pack.cli import main as cli_main
+from lr_recipes.pack.data import CIFAR10DataModule, augment_batch, normalize_batch
+from lr_recipes.pack.models import create_model
 
 DEFAULT_STEPS = {"tiny": 300, "resnet20": 40}
 SEED = 0

@@ -1,7 +1,7 @@
 """The recipes compared on real CIFAR-10 (the JPEG copy in ../shared/data) under one short, shared budget.
 
 Every recipe trains the same model from the same seeds with the same optimizer for the same number of
-epochs, through ``lr_recipes.cli.main(["fit", "--config", "recipes/<recipe>.yaml", "--config", <overlay>])``:
+epochs, through ``lr_recipes.pack.cli.main(["fit", "--config", "recipes/<recipe>.yaml", "--config", <overlay>])``:
 the recipe file keeps its callbacks (``LRSchedulerCallback``) and logger, the overlay sets the shared
 budget: ResNet-20, SGD (LR 0.1, momentum 0.9, weight decay 5e-4; also for ``plateau``, whose file uses
 Adam), batch 128, ``train_subset`` images (class-stratified), ``--epochs`` epochs, validation on the
@@ -31,7 +31,7 @@ import common
 import torch
 import yaml
 
-from lr_recipes.cli import main as cli_main
+from lr_recipes.pack.cli import main as cli_main
 
 SEED = 0
 

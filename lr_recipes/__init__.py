@@ -15,7 +15,6 @@ Example::
 
 from typing import TYPE_CHECKING, Any
 
-from lr_recipes import builtin as _builtin  # noqa: F401 -- registers the built-in recipes
 from lr_recipes.registry import (
     PlateauSpec,
     Recipe,

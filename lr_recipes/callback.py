@@ -380,29 +380,15 @@ class LRSchedulerCallback(LearningRateMonitor):
         return csv_path, png_path
 
     def _plot(self, path: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
-        # The object-oriented API with the Agg canvas: no pyplot, no global backend switch.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from lr_recipes.plotting import draw_lr
+
+        def series(cols: list[str]) -> dict[str, tuple[list[float], list[float]]]:
+            return {c: ([r["step"] for r in rows if c in r], [r[c] for r in rows if c in r]) for c in cols}
 
         lr_cols = [c for c in columns[2:] if not c.endswith("-momentum")]
-        # A momentum panel only when some momentum moves (one-cycle, cyclic); a flat line says nothing.
-        mom_cols = [c for c in columns[2:] if c.endswith("-momentum") and len({r[c] for r in rows if c in r}) > 1]
-        fig = Figure(figsize=(8, 5 if mom_cols else 3.5), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(2 if mom_cols else 1, 1, sharex=True, squeeze=False)[:, 0]
-        for ax, cols, label in ((axes[0], lr_cols, "learning rate"), (axes[-1], mom_cols, "momentum")):
-            for col in cols:
-                points = [(r["step"], r[col]) for r in rows if col in r]
-                ax.plot([p[0] for p in points], [p[1] for p in points], label=col, linewidth=1.2)
-            ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-            if cols:
-                ax.legend(fontsize="small")
-        for event in self.plateau_events:
-            if event.reduced:
-                axes[0].axvline(event.step, color="grey", linestyle=":", linewidth=1)
-        axes[-1].set_xlabel("optimizer step")
-        fig.savefig(path, dpi=110)
+        mom_cols = [c for c in columns[2:] if c.endswith("-momentum")]
+        reductions = [e.step for e in self.plateau_events if e.reduced]
+        draw_lr(series(lr_cols), series(mom_cols), out=path, marks=reductions)
 
     # --- plateau stepping ---------------------------------------------------------------------------
 

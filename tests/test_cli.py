@@ -12,7 +12,8 @@ import torch
 from helpers import run_python
 
 import lr_recipes
-from lr_recipes.cli import main, preview
+from lr_recipes.pack.cli import main
+from lr_recipes.pack.preview import preview
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"

@@ -19,8 +19,8 @@ import torchvision
 from PIL import Image
 from torch.utils.data import DistributedSampler, RandomSampler
 
-from lr_recipes import data
-from lr_recipes.data import (
+from lr_recipes.pack import data
+from lr_recipes.pack.data import (
     CIFAR10_CLASSES,
     CIFAR10DataModule,
     augment_batch,
@@ -29,7 +29,7 @@ from lr_recipes.data import (
     split_indices,
     stratified_subset,
 )
-from lr_recipes.models import create_model
+from lr_recipes.pack.models import create_model
 
 
 def colour(label: int) -> tuple[int, int, int]:

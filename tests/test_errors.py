@@ -518,7 +518,7 @@ def test_register_a_taken_name_fails_and_leaves_the_original(registered: Callabl
         def cosine(step: int) -> float:
             return 1.0
 
-    assert lr_recipes.get_recipe("cosine").factory.__module__ == "lr_recipes.builtin"
+    assert lr_recipes.get_recipe("cosine").factory.__module__ == "lr_recipes.registry.builtin"
 
     @registered("twice_test")
     def first(step: int) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lr_recipes.models import CifarResNet, available_models, create_model
+from lr_recipes.pack.models import CifarResNet, available_models, create_model
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -17,13 +17,13 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torchmetrics.classification import MulticlassAccuracy
 
-from lr_recipes.models import available_models, create_model
 from lr_recipes.module import RecipeModule, ScaleRule
+from lr_recipes.pack.models import available_models, create_model
 from lr_recipes.registry import RecipeError
 
 
 class ImageClassifier(RecipeModule):
-    """Cross-entropy classification of ``(images, labels)`` batches with a model from :mod:`lr_recipes.models`.
+    """Cross-entropy classification of ``(images, labels)`` batches with a model from :mod:`lr_recipes.pack.models`.
 
     Logs ``train_loss`` and ``train_acc``, ``val_loss`` and ``val_acc``, ``test_loss`` and ``test_acc``
     (torchmetrics accuracy, epoch-level values synced across DDP ranks).
@@ -31,7 +31,7 @@ class ImageClassifier(RecipeModule):
     Args:
         optimizer: a callable of the parameters returning the optimizer (``class_path``/``init_args`` in YAML).
         schedule: a recipe name or spec, e.g. ``{"name": "cosine", "warmup": "5ep"}``.
-        arch: a model name from ``lr_recipes.models.available_models()``.
+        arch: a model name from ``lr_recipes.pack.models.available_models()``.
         num_classes: number of classes.
         model_kwargs: extra arguments of the model, e.g. ``{"shortcut": "B"}`` for the He et al. ResNets.
         label_smoothing: cross-entropy label smoothing, in [0, 1).

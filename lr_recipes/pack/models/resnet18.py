@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lr_recipes.models.cifar_resnet import Block
+from lr_recipes.pack.models.cifar_resnet import Block
 
 
 class ResNet18(nn.Module):

@@ -26,10 +26,10 @@ from typing import Any
 
 from torch import nn
 
-from lr_recipes.models.cifar_resnet import CifarResNet
-from lr_recipes.models.resnet9 import ResNet9
-from lr_recipes.models.resnet18 import ResNet18
-from lr_recipes.models.tiny import TinyNet
+from lr_recipes.pack.models.cifar_resnet import CifarResNet
+from lr_recipes.pack.models.resnet9 import ResNet9
+from lr_recipes.pack.models.resnet18 import ResNet18
+from lr_recipes.pack.models.tiny import TinyNet
 
 __all__ = ["CifarResNet", "ResNet9", "ResNet18", "TinyNet", "available_models", "create_model"]
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
-from lr_recipes.registry import PerGroup, PlateauSpec, RecipeContext, register
+from lr_recipes.registry.base import PerGroup
+from lr_recipes.registry.context import PlateauSpec, RecipeContext
+from lr_recipes.registry.entries import register
 from lr_recipes.schedules import (
     WSD,
     Constant,

@@ -1,0 +1,169 @@
+"""``python -m lr_recipes plot``: resolve a config as ``fit`` would, draw its LR curve and lint it, without training.
+
+Example::
+
+    >>> p = preview(["--config", "recipes/cosine.yaml", "--config", "recipes/smoke.yaml"])  # doctest: +SKIP
+    >>> p.run.total_steps  # doctest: +SKIP
+    400
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lr_recipes.lint import lint, lr_curve
+from lr_recipes.pack.classifier import ImageClassifier
+from lr_recipes.pack.cli import RecipeCLI
+from lr_recipes.pack.data import CIFAR10DataModule
+from lr_recipes.plotting import draw_lr
+from lr_recipes.units import Run
+
+
+@dataclass
+class Preview:
+    """What ``plot`` computed: the run, the LR (and momentum) curve, the lint, and where the picture went.
+
+    Example::
+
+        >>> Preview(Run(10, 5), "cosine", [[0.1]] * 10, [], [], None).run.total_steps
+        10
+    """
+
+    run: Run
+    recipe: str
+    lrs: list[list[float]]
+    momenta: list[list[float | None]]
+    warnings: list[str]
+    path: Path | None
+
+
+def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]:
+    """The run a config will do, without training: ``(Run, per-device batch size)``.
+
+    Counts as Lightning does: the training split sharded over ``devices × num_nodes`` processes (a
+    ``DistributedSampler`` pads to equal shards), ``limit_train_batches``, then one optimizer step per
+    ``accumulate_grad_batches`` batches and one for the last partial window of each epoch.
+
+    Raises:
+        ValueError: for an open-ended run (``max_epochs: -1`` and ``max_steps: -1``).
+
+    Example::
+
+        >>> # estimate_run(cli.trainer, cli.datamodule) -> (Run(total_steps=70400, steps_per_epoch=352), 128)
+    """
+    samples = _train_samples(datamodule)
+    world = int(trainer.num_devices) * int(trainer.num_nodes)
+    if world > 1:
+        samples = math.ceil(samples / world)
+    batch = datamodule.batch_size
+    batches = samples // batch if datamodule.drop_last else math.ceil(samples / batch)
+    limit = trainer.limit_train_batches
+    if isinstance(limit, int):
+        batches = min(batches, limit)
+    elif limit != 1.0:
+        batches = int(batches * limit)
+    run = Run.from_counts(batches, trainer.accumulate_grad_batches, trainer.max_steps, trainer.max_epochs)
+    if run.total_steps is None:
+        raise ValueError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
+    return run, batch
+
+
+def _train_samples(datamodule: CIFAR10DataModule) -> int:
+    """Training images per epoch; CIFAR-10 from torchvision need not be on disk to be counted."""
+    download, datamodule.download = datamodule.download, False  # a preview never downloads 170 MB
+    try:
+        datamodule.prepare_data()
+    except FileNotFoundError:
+        if datamodule.source != "torchvision":
+            raise
+        train = 50_000 - datamodule.val_size
+        samples = train if datamodule.train_subset is None else min(datamodule.train_subset, train)
+        print(f"CIFAR-10 is not in {str(datamodule.root)!r}; counting its 50,000 training images - val_size = {train}")
+        return samples
+    finally:
+        datamodule.download = download
+    datamodule.setup("fit")
+    return len(datamodule.train_dataloader().dataset)
+
+
+def preview(config_args: list[str], out: str | None = None) -> Preview:
+    """Resolve a config exactly as ``fit`` would, compute its LR curve, lint it and draw it to ``out``.
+
+    Args:
+        config_args: the ``--config`` files and overrides, as on the ``fit`` command line.
+        out: the PNG to write; ``None`` draws nothing.
+
+    Example::
+
+        >>> p = preview(["--config", "recipes/cosine.yaml", "--config", "recipes/smoke.yaml"])  # doctest: +SKIP
+        >>> p.run  # doctest: +SKIP
+        Run(total_steps=16, steps_per_epoch=16)
+    """
+    cli = RecipeCLI(args=config_args, run=False, save_config_callback=None)
+    run, per_device = estimate_run(cli.trainer, cli.datamodule)
+    trainer = cli.trainer
+    model: ImageClassifier = cli.model
+    config = model.make_optimizers(
+        total_steps=run.total_steps,
+        steps_per_epoch=run.steps_per_epoch,
+        global_batch_size=per_device * trainer.num_devices * trainer.num_nodes * trainer.accumulate_grad_batches,
+        per_device_batch_size=per_device,
+    )
+    scheduler = config["lr_scheduler"]["scheduler"]
+    assert run.total_steps is not None
+    lrs = lr_curve(scheduler, run.total_steps)
+    if hasattr(scheduler, "momentum_at"):
+        momenta = [scheduler.momentum_at(t) for t in range(run.total_steps)]
+    else:
+        momenta = [[None] * len(lrs[0])] * run.total_steps
+    result = Preview(run, scheduler.recipe["name"], lrs, momenta, lint(scheduler), None)
+    if out is not None:
+        result.path = _draw(result, Path(out), model.schedule)
+    return result
+
+
+def _draw(p: Preview, out: Path, spec: dict[str, Any]) -> Path:
+    steps = list(range(len(p.lrs)))
+    groups = range(len(p.lrs[0]))
+    lrs = {f"param group {g}": (steps, [row[g] for row in p.lrs]) for g in groups}
+    momenta = {f"param group {g}": (steps, [row[g] for row in p.momenta]) for g in groups}
+    every = p.run.steps_per_epoch * max(1, len(p.lrs) // p.run.steps_per_epoch // 10) if p.run.steps_per_epoch else 0
+    # The parameters the config sets (the spec as written), wrapped to the figure's width.
+    params = textwrap.fill(", ".join(f"{k}={v}" for k, v in spec.items() if k != "name") or "defaults", 110)
+    title = f"{p.recipe}: {p.run.total_steps} optimizer steps, {p.run.steps_per_epoch} per epoch\n{params}"
+    note = "reductions depend on the monitored metric" if p.recipe == "plateau" else None
+    draw_lr(lrs, momenta, out=out, title=title, epoch_lines=range(0, len(steps), every) if every else (), note=note)
+    return out
+
+
+def plot_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lr_recipes plot",
+        description="Draw the LR curve of a config without training, and lint it.",
+        epilog="Any other argument (--config FILE, --trainer.max_epochs 10, ...) is read as by `fit`.",
+    )
+    parser.add_argument("--out", default=None, help="PNG to write (default: <last config name>_lr.png)")
+    known, rest = parser.parse_known_args(argv)
+    if not rest:
+        parser.error("give the config to preview, e.g. --config recipes/cosine.yaml")
+    configs = [rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--config"]
+    out = known.out or f"{Path(configs[-1]).stem if configs else 'schedule'}_lr.png"
+    p = preview(rest, out)
+    lrs = p.lrs
+    print(
+        f"{p.recipe}: {p.run.total_steps} optimizer steps ({p.run.steps_per_epoch} per epoch); "
+        f"LR first {_fmt(lrs[0])}, peak {_fmt([max(c) for c in zip(*lrs, strict=True)])}, last {_fmt(lrs[-1])}"
+    )
+    for warning in p.warnings:
+        print(f"lint: {warning}")
+    print(f"wrote {p.path}")
+    return 0
+
+
+def _fmt(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"

@@ -1,0 +1,163 @@
+"""Assembly: :func:`build` turns a spec and an optimizer into Lightning's ``lr_scheduler`` config.
+
+Example::
+
+    >>> import torch
+    >>> from lr_recipes.registry import build
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    >>> build("cosine", opt, total_steps=10, steps_per_epoch=5)["interval"]
+    'step'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from lr_recipes.registry.base import RecipeError, _plain, _show
+from lr_recipes.registry.context import RecipeContext
+from lr_recipes.registry.entries import get_recipe
+from lr_recipes.registry.spec import _coerce_spec, _split_spec
+from lr_recipes.registry.step_form import _step_form_schedules
+from lr_recipes.schedules.warmup import WARMUP_SHAPES, Warmup
+from lr_recipes.units import Duration, DurationError, Run
+
+
+def build(
+    recipe: str | Mapping[str, Any],
+    optimizer: Any,
+    *,
+    trainer: Any = None,
+    total_steps: int | None = None,
+    steps_per_epoch: int | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """Build the scheduler of ``recipe`` for ``optimizer`` as a Lightning ``lr_scheduler`` config.
+
+    Args:
+        recipe: a registered name or a spec dict ``{"name": ..., **params}``.
+        optimizer: the torch optimizer; each param group keeps its own base LR (its ``lr`` now).
+        trainer: the fitting ``Trainer``, to resolve durations against (use in ``configure_optimizers``).
+        total_steps: optimizer steps in the run (instead of ``trainer``).
+        steps_per_epoch: optimizer steps per epoch (instead of ``trainer``).
+        **params: recipe parameters (merged over the spec dict's; giving one twice is an error).
+
+    Returns:
+        ``{"scheduler", "interval", "frequency", "name"}``, ``interval`` ``"step"``. A plateau recipe
+        gives ``interval`` ``"epoch"`` (so Lightning's own stepping is right), ``monitor`` and
+        ``reduce_on_plateau=True``; :class:`~lr_recipes.LRSchedulerCallback` then steps it after every
+        validation instead. ``name`` is ``None``, so LR logs keep Lightning's ``lr-<Optimizer>`` keys.
+
+    Raises:
+        RecipeError: for any spec that does not fit; the message names the parameter, the value and
+            what is allowed.
+
+    Example::
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> cfg = build({"name": "multistep", "milestones": ["3ep", "6ep"]}, opt, total_steps=90,
+        ...             steps_per_epoch=10)
+        >>> [round(lr, 6) for lr in (cfg["scheduler"].lr_at(29)[0], cfg["scheduler"].lr_at(30)[0])]
+        [0.1, 0.01]
+    """
+    name, spec = _split_spec(recipe, params)
+    rec = get_recipe(name)
+    spec = _coerce_spec(rec, spec)
+    run = _resolve_run(trainer, total_steps, steps_per_epoch)
+    base_lrs = [float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
+    for i, base in enumerate(base_lrs):
+        if not (math.isfinite(base) and base >= 0):
+            raise RecipeError(f"param group {i} has lr={base}; a base LR must be finite and >= 0")
+    warmup, start_factor, shape = (
+        spec.pop("warmup"),
+        spec.pop("warmup_start_factor"),
+        spec.pop("warmup_shape"),
+    )
+    ctx = RecipeContext(name, run, base_lrs, spec=dict(spec))
+    warmup_steps = _warmup_steps(ctx, warmup, start_factor, shape)
+    ctx.warmup_steps = warmup_steps
+    # Plain values only: this dict goes into checkpoints, which torch.load(weights_only=True) must read.
+    full_spec = {"name": name, **{k: _plain(v) for k, v in spec.items()}, "warmup": _plain(warmup)}
+    full_spec.update(warmup_start_factor=start_factor, warmup_shape=shape)
+    full_spec.update(total_steps=run.total_steps, steps_per_epoch=run.steps_per_epoch)
+
+    if rec.plateau:
+        from lr_recipes.scheduler import PlateauScheduler
+
+        plateau = rec.factory(ctx, **spec)
+        scheduler: Any = PlateauScheduler(
+            optimizer,
+            plateau.rule,
+            plateau.min_lrs,
+            warmup_steps=warmup_steps,
+            warmup_start_factor=start_factor,
+            warmup_shape=shape,
+            recipe=full_spec,
+        )
+        return {
+            "scheduler": scheduler,
+            "interval": "epoch",
+            "frequency": 1,
+            "name": None,
+            "monitor": plateau.monitor,
+            "reduce_on_plateau": True,
+            "strict": True,
+        }
+
+    from lr_recipes.scheduler import RecipeScheduler, has_momentum
+
+    schedules = _step_form_schedules(rec, ctx, spec) if rec.step_form else list(rec.factory(ctx, **spec))
+    if len(schedules) != len(base_lrs):
+        raise RecipeError(f"recipe {name!r} returned {len(schedules)} schedules for {len(base_lrs)} param groups")
+    if any(s.momentum(0) is not None for s in schedules) and not has_momentum(optimizer):
+        raise RecipeError(
+            f"recipe {name!r}: cycle_momentum=True needs an optimizer with momentum or betas; "
+            f"{type(optimizer).__name__} has neither (set cycle_momentum: false)"
+        )
+    if warmup_steps:
+        schedules = [Warmup(s, warmup_steps, start_factor, shape) for s in schedules]
+    return {
+        "scheduler": RecipeScheduler(optimizer, schedules, recipe=full_spec),
+        "interval": "step",
+        "frequency": 1,
+        "name": None,
+    }
+
+
+def _resolve_run(trainer: Any, total_steps: int | None, steps_per_epoch: int | None) -> Run:
+    if trainer is not None:
+        if total_steps is not None or steps_per_epoch is not None:
+            raise RecipeError("give either trainer= or total_steps= and steps_per_epoch=, not both")
+        try:
+            return Run.from_trainer(trainer)
+        except DurationError as err:
+            raise RecipeError(str(err)) from None
+    if total_steps is None or steps_per_epoch is None:
+        raise RecipeError(
+            "durations are resolved against the run: give trainer= (inside configure_optimizers: "
+            "trainer=self.trainer) or both total_steps= and steps_per_epoch= "
+            f"(got total_steps={total_steps}, steps_per_epoch={steps_per_epoch})"
+        )
+    for pname, value in (("total_steps", total_steps), ("steps_per_epoch", steps_per_epoch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RecipeError(f"{pname}={value!r} must be a positive integer number of optimizer steps")
+    return Run(total_steps=total_steps, steps_per_epoch=steps_per_epoch)
+
+
+def _warmup_steps(ctx: RecipeContext, warmup: Duration | None, start_factor: float, shape: str) -> int:
+    ctx.check(0.0 <= start_factor <= 1.0, "warmup_start_factor", start_factor, "0 <= warmup_start_factor <= 1")
+    if shape == "exponential" and start_factor == 0.0:
+        raise ctx.fail("warmup_start_factor", start_factor, "> 0 with warmup_shape='exponential'")
+    assert shape in WARMUP_SHAPES
+    if warmup is None:
+        return 0
+    steps = ctx.steps(warmup, "warmup", clock="run", minimum=0)
+    total = ctx.run.total_steps
+    if total is not None and steps >= total:
+        raise RecipeError(
+            f"recipe {ctx.recipe!r}: warmup={_show(warmup)} is {steps} optimizer steps, as long as or longer than "
+            f"the whole run ({total} steps); allowed: warmup shorter than the run"
+        )
+    return steps
