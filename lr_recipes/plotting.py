@@ -110,3 +110,18 @@ def draw_lr(
     if out is not None:
         save(fig, out)
     return fig
+
+
+def figure_rgb(fig: Any) -> Any:
+    """The figure rendered as an ``(height, width, 3)`` uint8 array (for ``SummaryWriter.add_image``).
+
+    Example::
+
+        >>> fig, _ = new_figure(width=2.0, height=1.0)
+        >>> figure_rgb(fig).shape[-1]
+        3
+    """
+    import numpy as np
+
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

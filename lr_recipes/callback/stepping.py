@@ -1,4 +1,7 @@
-"""The schedulers the callback steps itself: plateau schedulers once after every completed validation run.
+"""The schedulers the callback steps itself: plateau schedulers once after every completed validation run
+(:class:`PlateauStepper`), and step-interval schedulers with a ``frequency`` every ``frequency`` optimizer
+steps of the whole run (:class:`FrequencyStepper`; Lightning tests ``batch_idx % frequency`` inside each
+epoch, so a frequency that does not divide the epoch drifts and one longer than an epoch never fires).
 
 Lightning steps a config whose interval is ``"step"`` or ``"epoch"``; while the callback owns a config it
 carries :data:`CALLBACK_INTERVAL` instead, so Lightning's loop never steps it a second time. The plateau
@@ -232,3 +235,44 @@ class PlateauStepper:
                 f"(epoch {trainer.current_epoch}, step {trainer.global_step})."
             )
         return decision.stop
+
+
+class FrequencyStepper:
+    """Owns the step-interval configs with ``frequency > 1`` (automatic optimization): steps each after
+    every ``frequency``-th optimizer step of the run, counted by ``trainer.global_step`` (which a resume
+    restores, so the rhythm continues across epochs and resumes).
+
+    Example::
+
+        >>> FrequencyStepper().owned
+        []
+    """
+
+    def __init__(self) -> None:
+        self.owned: list[tuple[LRSchedulerConfig, str]] = []
+
+    def take(self, trainer: pl.Trainer) -> dict[int, str]:
+        """Take over every step-interval config with a frequency above 1; return ``id(config) -> "step"``."""
+        self.owned = []
+        if not trainer.lightning_module.automatic_optimization:
+            return {}  # Lightning steps no scheduler under manual optimization: the user does
+        for config in trainer.lr_scheduler_configs:
+            if config.interval == "step" and config.frequency > 1 and not config.reduce_on_plateau:
+                self.owned.append((config, config.interval))
+                config.interval = CALLBACK_INTERVAL
+        return {id(config): interval for config, interval in self.owned}
+
+    def release(self) -> None:
+        """Hand the configs back to Lightning."""
+        for config, interval in self.owned:
+            config.interval = interval
+        self.owned = []
+
+    def after_batch(self, trainer: pl.Trainer) -> None:
+        """After a training batch: if the optimizer stepped, step the configs whose turn it is."""
+        if trainer.fit_loop.epoch_loop._should_accumulate():
+            return
+        step = trainer.global_step
+        for config, _ in self.owned:
+            if step % config.frequency == 0:
+                trainer.lightning_module.lr_scheduler_step(config.scheduler, None)

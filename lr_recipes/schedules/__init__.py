@@ -10,7 +10,7 @@ Example::
     (0.0, 0.1, 0.0)
 """
 
-from lr_recipes.schedules.base import Constant, Schedule
+from lr_recipes.schedules.base import Constant, Scaled, Schedule
 from lr_recipes.schedules.cosine import Cosine, CosineRestarts
 from lr_recipes.schedules.cyclic import CYCLIC_MODES, Cyclic
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
@@ -41,6 +41,7 @@ __all__ = [
     "PlateauDecision",
     "PlateauState",
     "Polynomial",
+    "Scaled",
     "Schedule",
     "Step",
     "Warmup",
