@@ -179,8 +179,11 @@ class RecipeScheduler(LRScheduler):
             if self._cycles_momentum:
                 _set_momentum(self.optimizer, self.momentum_at(self.last_epoch))
             return
-        if self._step_count and _skipped(self):
-            return
+        if self._step_count:  # not torch's initial step from __init__
+            if self._optimizer_steps == self._seen_optimizer_steps:  # the optimizer step did not run
+                self.skipped_steps += 1
+                return
+            self._seen_optimizer_steps = self._optimizer_steps
         if len(self.optimizer.param_groups) != len(self.schedules):
             _adopt_new_groups(self, self.last_epoch)
         if self.added_groups:
@@ -613,15 +616,6 @@ def _init_group_and_skip_tracking(scheduler: RecipeScheduler | PlateauScheduler,
     scheduler.skipped_steps = 0  # scheduler steps after an optimizer step that did not run
     scheduler._optimizer_steps = 0  # optimizer steps that ran (counted by the step hook)
     scheduler._seen_optimizer_steps = 0  # ... as of the last scheduler step
-
-
-def _skipped(scheduler: RecipeScheduler) -> bool:
-    """Whether no optimizer step ran since the last scheduler step (then count it as skipped)."""
-    if scheduler._optimizer_steps == scheduler._seen_optimizer_steps:
-        scheduler.skipped_steps += 1
-        return True
-    scheduler._seen_optimizer_steps = scheduler._optimizer_steps
-    return False
 
 
 def _adopt_new_groups(scheduler: RecipeScheduler | PlateauScheduler, t: int) -> None:

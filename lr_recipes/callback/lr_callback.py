@@ -240,16 +240,13 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def on_train_batch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        every = trainer.log_every_n_steps
-        if every and not (trainer.fit_loop.epoch_loop._batches_that_stepped + 1) % every:
-            self._trace.settle()
-            self._trace.flush()
-        super().on_train_batch_start(trainer, *args, **kwargs)
-
-    @override
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        # The previous batch's optimizer step is done: step the frequency configs whose turn it is, then
+        # (at a log step) append the trace buffer to the file and log the LRs this batch will use.
         if self._frequency.owned:
-            self._frequency.after_batch(trainer)
+            self._frequency.before_batch(trainer)
+        if self.log_step_due(trainer):
+            self._trace.flush_if_full()
+            self.log_at_batch_start(trainer)
 
     @override
     def on_before_optimizer_step(

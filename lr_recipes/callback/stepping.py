@@ -250,10 +250,11 @@ class FrequencyStepper:
 
     def __init__(self) -> None:
         self.owned: list[tuple[LRSchedulerConfig, str]] = []
+        self._done = -1  # the global_step the configs were last considered at
 
     def take(self, trainer: pl.Trainer) -> dict[int, str]:
         """Take over every step-interval config with a frequency above 1; return ``id(config) -> "step"``."""
-        self.owned = []
+        self.owned, self._done = [], -1
         if not trainer.lightning_module.automatic_optimization:
             return {}  # Lightning steps no scheduler under manual optimization: the user does
         for config in trainer.lr_scheduler_configs:
@@ -268,11 +269,19 @@ class FrequencyStepper:
             config.interval = interval
         self.owned = []
 
-    def after_batch(self, trainer: pl.Trainer) -> None:
-        """After a training batch: if the optimizer stepped, step the configs whose turn it is."""
-        if trainer.fit_loop.epoch_loop._should_accumulate():
-            return
+    def before_batch(self, trainer: pl.Trainer) -> None:
+        """Before a training batch: step the configs whose turn came with the optimizer step just made.
+
+        Stepping here rather than after the batch sets the same LR for the next optimizer step, and a
+        checkpoint saved in between holds the scheduler before this step (``global_step % frequency == 0``
+        then), so a resume makes it at its first batch, exactly once. ``_done`` keeps a second batch at the
+        same ``global_step`` (gradient accumulation) from stepping twice."""
         step = trainer.global_step
+        if step == self._done:
+            return
+        self._done = step
+        if step == 0:
+            return
         for config, _ in self.owned:
             if step % config.frequency == 0:
                 trainer.lightning_module.lr_scheduler_step(config.scheduler, None)

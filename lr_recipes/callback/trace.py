@@ -32,7 +32,6 @@ import csv
 import itertools
 import json
 import os
-import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -72,14 +71,13 @@ def momentum_kind(optimizer: Optimizer) -> str | None:
 class _StepCounter:
     """Optimizer step post-hook counting the steps that really ran (a GradScaler skips ``optimizer.step``)."""
 
-    def __init__(self, trace: LRTrace) -> None:
-        self._ref = weakref.ref(trace)
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
 
     def __call__(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
-        trace = self._ref()
-        if trace is not None:
-            key = id(optimizer)
-            trace._ran[key] = trace._ran.get(key, 0) + 1
+        self.count += 1
 
 
 class LRTrace:
@@ -95,13 +93,15 @@ class LRTrace:
         []
     """
 
-    def __init__(self, tail: int = 1000, buffer_rows: int = 1000) -> None:
+    def __init__(self, tail: int = 1000, buffer_rows: int = 1000, flush_rows: int = 100) -> None:
         self.buffer_rows = buffer_rows
-        # entries: [step, epoch, skipped (None until known), columns, values, runs of its optimizer at record]
+        self.flush_rows = flush_rows
+        # entries: [step, epoch, skipped (None until settled), columns, values, its optimizer's step counter,
+        # the counter's value when recorded]; a step was skipped if the counter did not move by the next one
         self._tail: deque[list[Any]] = deque(maxlen=tail)
         self._buffer: list[list[Any]] = []
-        self._pending: dict[int, list[Any]] = {}  # id(optimizer) -> its last entry, skip not yet known
-        self._ran: dict[int, int] = {}  # id(optimizer) -> optimizer steps that really ran
+        self._unsettled = 0  # entries at the end of the buffer whose skip flag is not known yet
+        self._counters: dict[int, _StepCounter] = {}  # id(optimizer) -> its step counter
         self._hooks: list[Any] = []
         # id(optimizer) -> (column names, momentum source: "betas" | "momentum" | None)
         self._layout: dict[int, tuple[tuple[str, ...], str | None]] = {}
@@ -120,8 +120,9 @@ class LRTrace:
         count its real steps."""
         kind = momentum_kind(optimizer)
         columns = tuple(names) + (tuple(f"{name}{MOMENTUM_SUFFIX}" for name in names) if kind else ())
-        if id(optimizer) not in self._layout:
-            self._hooks.append(optimizer.register_step_post_hook(_StepCounter(self)))
+        if id(optimizer) not in self._counters:
+            counter = self._counters[id(optimizer)] = _StepCounter()
+            self._hooks.append(optimizer.register_step_post_hook(counter))
         self._layout[id(optimizer)] = (columns, kind)
         self._extend_header(columns)
 
@@ -138,9 +139,10 @@ class LRTrace:
 
     def clear_layout(self) -> None:
         """Forget the optimizers (a new fit builds new ones) and remove the step counters."""
+        self.settle()
         for hook in self._hooks:
             hook.remove()
-        self._hooks, self._layout, self._pending = [], {}, {}
+        self._hooks, self._layout, self._counters = [], {}, {}
 
     def names(self, optimizer: Optimizer) -> list[str]:
         """The LR keys of ``optimizer``'s param groups, as laid out now."""
@@ -168,6 +170,9 @@ class LRTrace:
         layout = self._layout.get(key)
         if layout is None:
             return
+        if len(self._buffer) >= self.buffer_rows:
+            self.settle()  # every buffered step has run by now: this one has not started
+            self.flush()
         columns, kind = layout
         groups = optimizer.param_groups
         values = [g["lr"] for g in groups]
@@ -177,26 +182,26 @@ class LRTrace:
             values += [g.get("momentum", 0) for g in groups]
         if isinstance(values[0], torch.Tensor):  # capturable optimizers: copy now, read back when written
             values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]
-        previous = self._pending.get(key)
-        if previous is not None:
-            self._resolve(key, previous)
-        entry = [step, epoch, None, columns, values, self._ran.get(key, 0)]
-        self._pending[key] = entry
+        counter = self._counters[key]
+        entry = [step, epoch, None, columns, values, counter, counter.count]
         self._buffer.append(entry)
         self._tail.append(entry)
-        if len(self._buffer) >= self.buffer_rows:
-            self.flush()
-
-    def _resolve(self, key: int, entry: list[Any]) -> None:
-        skipped = self._ran.get(key, 0) == entry[5]
-        entry[2] = int(skipped)
-        self.skipped += skipped
-        del self._pending[key]
+        self._unsettled += 1
 
     def settle(self) -> None:
-        """Mark every recorded step as skipped or not (call after the optimizer steps have run)."""
-        for key, entry in list(self._pending.items()):
-            self._resolve(key, entry)
+        """Mark the recorded steps as skipped or not; call between optimizer steps (all recorded ones ran)."""
+        if not self._unsettled:
+            return
+        entries = self._buffer[-self._unsettled :] if self._buffer else []
+        later: dict[int, int] = {}  # counter -> its value at the next entry of the same optimizer
+        for entry in reversed(entries):
+            counter = entry[5]
+            after = later.get(id(counter), counter.count)
+            skipped = after == entry[6]
+            entry[2] = int(skipped)
+            self.skipped += skipped
+            later[id(counter)] = entry[6]
+        self._unsettled = 0
 
     def __len__(self) -> int:
         return len(self._tail)
@@ -206,7 +211,7 @@ class LRTrace:
         """The last ``tail`` rows as dicts, in step order (the file has every row: :func:`read_trace`)."""
         self.settle()
         rows = []
-        for step, epoch, skipped, columns, values, _ in self._tail:
+        for step, epoch, skipped, columns, values, _, _ in self._tail:
             row: dict[str, Any] = {"step": step, "epoch": epoch, "skipped": skipped}
             row.update(zip(columns, map(plain, values), strict=True))
             rows.append(row)
@@ -253,20 +258,23 @@ class LRTrace:
         self._writer = csv.writer(self._file)
         return path
 
+    def flush_if_full(self) -> None:
+        """:meth:`flush` once ``flush_rows`` rows are buffered (at log steps: a write per step would cost
+        more than the row)."""
+        if len(self._buffer) >= self.flush_rows:
+            self.flush()
+
     def flush(self) -> None:
-        """Append the buffered rows whose skip flag is known to the file (all of them after :meth:`settle`)."""
+        """Append the buffered rows to the file; call between optimizer steps."""
         if not self._buffer:
             return
-        ready = self._buffer
-        cut = len(ready)
-        while cut and ready[cut - 1][2] is None:  # the step in flight: written at the next flush
-            cut -= 1
-        rows, self._buffer = ready[:cut], ready[cut:]
-        if self._writer is None or not rows:
+        self.settle()
+        rows, self._buffer = self._buffer, []
+        if self._writer is None:
             return
         width = len(self._header)
         out = []
-        for step, epoch, skipped, columns, values, _ in rows:
+        for step, epoch, skipped, columns, values, _, _ in rows:
             positions = self._positions.get(columns)
             if positions is None:
                 positions = self._positions[columns] = [self._header.index(c) for c in columns]
