@@ -70,7 +70,9 @@ FIXED_HOOKS = {
 
 
 class HookClock:
-    """Time spent inside wrapped callables; a call made from inside another wrapped call counts once."""
+    """CPU time of the training thread spent inside wrapped callables (a call made from inside another
+    wrapped call counts once). CPU time, not wall time: on a shared machine a preempted hook would
+    otherwise be charged for the other processes' time slices."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -79,13 +81,13 @@ class HookClock:
     def wrap(self, name: str, fn: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
             self._depth += 1
-            start = time.perf_counter()
+            start = time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+                    self.seconds[name] = self.seconds.get(name, 0.0) + time.thread_time() - start
 
         return timed
 

@@ -24,13 +24,13 @@ MARKS_KEPT = 256  # plateau reductions remembered for the picture
 
 
 class LRSchedulerCallback(MonitorKeys):
-    r"""Log the LR every step, keep a full LR trace, and step plateau schedulers after every validation.
+    r"""Log the LR every step, stream a full LR trace to the log dir, and step plateau schedulers after validation.
 
     **Logging** is a superset of :class:`~lightning.pytorch.callbacks.LearningRateMonitor`: the same
     arguments and key names (``lr-SGD``, ``lr-Adam-1``, ``lr-Adam/pg1``, a param group's ``name``, a
     scheduler config's ``name``, ``…-momentum``, ``…-weight_decay``), logged at the same moments under
-    ``log_every_n_steps``; with ``logging_interval=None`` epoch-interval schedulers are logged at every
-    logged step too, since a warmup moves them every step. A param group added mid-run (``BaseFinetuning``)
+    ``log_every_n_steps``; with ``logging_interval=None`` epoch-interval schedulers are also logged at
+    every logged step where their LR moved (a warmup moves it every step, a plateau at a validation). A param group added mid-run (``BaseFinetuning``)
     gets ``LearningRateMonitor``'s key from that step on.
 
     **The trace**: every optimizer step is recorded (global step, epoch, whether a ``GradScaler`` skipped
@@ -127,8 +127,9 @@ class LRSchedulerCallback(MonitorKeys):
         self._plateau.events = deque(maxlen=EVENTS_KEPT)  # type: ignore[assignment]
         self._frequency = FrequencyStepper()
         self._reductions: deque[int] = deque(maxlen=MARKS_KEPT)
-        self._groups: dict[int, int] = {}  # id(optimizer) -> param groups it had at its last step
+        self._count_steps = False  # count real optimizer steps (a GradScaler may skip some)
         self._next_step = 0
+        self._epoch = 0
         self._loaded: dict[str, Any] | None = None  # the trace state of the checkpoint being resumed
 
     @property
@@ -160,7 +161,7 @@ class LRSchedulerCallback(MonitorKeys):
                 category=UserWarning,
             )
         self.start_names(trainer)
-        self._next_step = trainer.global_step
+        self._next_step, self._epoch = trainer.global_step, trainer.current_epoch
         if self.trace:
             self._open_trace(trainer)
         if self.lint:
@@ -177,12 +178,12 @@ class LRSchedulerCallback(MonitorKeys):
 
     def _open_trace(self, trainer: pl.Trainer) -> None:
         self._trace.clear_layout()
-        self._groups = {}
+        # Only a GradScaler skips an optimizer step after on_before_optimizer_step: count real steps then.
+        self._count_steps = getattr(trainer.precision_plugin, "scaler", None) is not None
         names_by_optimizer = self.names_by_optimizer(trainer)
         for opt in trainer.optimizers:
             opt = unwrap(opt)
-            self._trace.set_layout(opt, names_by_optimizer.get(id(opt), []))
-            self._groups[id(opt)] = len(opt.param_groups)
+            self._trace.set_layout(opt, names_by_optimizer.get(id(opt), []), count_steps=self._count_steps)
         log_dir = trainer.log_dir or trainer.default_root_dir  # a collective call under DDP: every rank
         if trainer.is_global_zero:
             name = "lr_trace"
@@ -249,27 +250,32 @@ class LRSchedulerCallback(MonitorKeys):
             self.log_at_batch_start(trainer)
 
     @override
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        self._epoch = trainer.current_epoch  # read once per epoch, not at every step
+        super().on_train_epoch_start(trainer, *args, **kwargs)
+
+    @override
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Optimizer
     ) -> None:
         """Record the LR and momentum every param group is about to step with (host values, no sync)."""
-        if not self.trace:
-            return
-        if not self._trace.knows(optimizer):
-            optimizer = unwrap(optimizer)
-        if len(optimizer.param_groups) != self._groups.get(id(optimizer), -1) and self._trace.knows(optimizer):
-            self._adopt_new_groups(trainer, optimizer)
-        # One call per optimizer step, so counting them here is trainer.global_step without its property chain.
-        self._trace.record(optimizer, self._next_step, trainer.current_epoch)
-        self._next_step += 1
+        if self.trace:
+            # One call per optimizer step, so counting them here is trainer.global_step without its property chain.
+            if not self._trace.record(optimizer, self._next_step, self._epoch):
+                self._record_slowly(trainer, optimizer)
+            self._next_step += 1
 
-    def _adopt_new_groups(self, trainer: pl.Trainer, optimizer: Optimizer) -> None:
-        """A param group appeared (or went): LearningRateMonitor's keys from now on, renamed in the file."""
+    def _record_slowly(self, trainer: pl.Trainer, optimizer: Optimizer) -> None:
+        """A wrapped optimizer, or one whose param groups changed: LearningRateMonitor's keys from now on,
+        renamed in the file (``lr-SGD`` -> ``lr-SGD/pg1``), then record."""
+        optimizer = unwrap(optimizer)
+        if self._trace.record(optimizer, self._next_step, self._epoch) or not self._trace.knows(optimizer):
+            return
         old = self._trace.names(optimizer)
         new = self.names_by_optimizer(trainer).get(id(optimizer), [])
         self._trace.rename(dict(zip(old, new, strict=False)))
-        self._trace.set_layout(optimizer, new)
-        self._groups[id(optimizer)] = len(optimizer.param_groups)
+        self._trace.set_layout(optimizer, new, count_steps=self._count_steps)
+        self._trace.record(optimizer, self._next_step, self._epoch)
 
     @property
     def trace_rows(self) -> list[dict[str, Any]]:

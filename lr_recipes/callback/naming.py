@@ -75,10 +75,11 @@ class MonitorKeys(LearningRateMonitor):
         # id(config) -> its real interval, for configs whose stepping the callback has taken over
         self._real_intervals: dict[int, str] = {}
         self._log_plan: list[tuple[str | None, Optimizer, list[str], int]] | None = None
+        self._last_logged_lr: dict[int, list[float]] = {}  # id(optimizer) -> LRs last logged (non-step configs)
 
     def start_names(self, trainer: pl.Trainer) -> None:
         """Resolve the keys at train start, as ``LearningRateMonitor`` does (which needs a logger)."""
-        self._log_plan = None
+        self._log_plan, self._last_logged_lr = None, {}
         if self._log_enabled:
             super().on_train_start(trainer)
         else:
@@ -116,9 +117,10 @@ class MonitorKeys(LearningRateMonitor):
 
     def log_at_batch_start(self, trainer: pl.Trainer) -> None:
         """What ``LearningRateMonitor.on_train_batch_start`` logs at a log step; with ``logging_interval=None``
-        epoch-interval schedulers too ("any"), since warmup or a plateau change them between epochs."""
+        epoch-interval schedulers too while their LR moves (a warmup, a plateau reduction), since
+        ``LearningRateMonitor`` would show them only at epoch starts."""
         if self._log_enabled and self.logging_interval != "epoch":
-            self.log_stats(trainer, self._extract_stats(trainer, "any"))
+            self.log_stats(trainer, self._extract_stats(trainer, "moved" if self.logging_interval is None else "any"))
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
@@ -150,9 +152,19 @@ class MonitorKeys(LearningRateMonitor):
         if plan is None or any(len(opt.param_groups) != n for _, opt, _, n in plan):
             plan = self._log_plan = self._make_log_plan(trainer)
         stats: dict[str, float] = {}
+        last = self._last_logged_lr
         for config_interval, opt, names, _ in plan:
             if config_interval is not None and interval not in (config_interval, "any"):
-                continue
+                # "moved": step-interval configs, and the others only if their LR changed since last logged
+                if interval != "moved":
+                    continue
+                if config_interval != "step":
+                    lrs = [g["lr"] for g in opt.param_groups]
+                    if last.get(id(opt)) == lrs:
+                        continue
+                    last[id(opt)] = lrs
+            elif config_interval is not None and config_interval != "step":
+                last[id(opt)] = [g["lr"] for g in opt.param_groups]
             use_betas = "betas" in opt.defaults
             for group, name in zip(opt.param_groups, names, strict=True):
                 stats[name] = group["lr"]

@@ -182,9 +182,12 @@ class PlateauStepper:
                 raise MisconfigurationException(message + " (strict=False warns and skips instead)")
             rank_zero_warn(message + " Skipping this plateau step.", category=RuntimeWarning)
             return None
-        tensor = torch.as_tensor(current, dtype=torch.float64 if current.device.type == "cpu" else torch.float32)
-        # Mean over ranks: each rank may have logged its own shard's value without sync_dist.
-        value = float(trainer.strategy.reduce(tensor.detach().clone(), reduce_op="mean"))
+        if trainer.world_size > 1:
+            tensor = torch.as_tensor(current, dtype=torch.float64 if current.device.type == "cpu" else torch.float32)
+            # Mean over ranks: each rank may have logged its own shard's value without sync_dist.
+            value = float(trainer.strategy.reduce(tensor.detach().clone(), reduce_op="mean"))
+        else:
+            value = float(current)
         if not math.isfinite(value):
             rank_zero_warn(
                 f"LRSchedulerCallback: {monitor}={value} at epoch {trainer.current_epoch}, step "
@@ -199,8 +202,11 @@ class PlateauStepper:
         optimizer = sched.optimizer
         before = [float(g["lr"]) for g in optimizer.param_groups]
         decision = plateau_decision(sched, value)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
+        if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
+                trainer.lightning_module.lr_scheduler_step(sched, value)
+        else:
             trainer.lightning_module.lr_scheduler_step(sched, value)
         after = [float(g["lr"]) for g in optimizer.param_groups]
         reduced = any(b - a > 0 for a, b in zip(after, before, strict=True))

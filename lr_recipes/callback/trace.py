@@ -20,7 +20,9 @@ Example::
     >>> trace = LRTrace()
     >>> trace.set_layout(opt, ["lr-SGD"])
     >>> path = trace.open(os.path.join(tempfile.mkdtemp(), "lr_trace.csv"), first_step=0)
-    >>> trace.record(opt, step=0, epoch=0); opt.step()
+    >>> trace.record(opt, step=0, epoch=0)
+    True
+    >>> opt.step()
     >>> trace.close()
     >>> open(path).read().splitlines()
     ['step,epoch,skipped,lr-SGD,lr-SGD-momentum', '0,0,0,0.1,0.9']
@@ -115,15 +117,16 @@ class LRTrace:
 
     # --- layout -------------------------------------------------------------------------------------
 
-    def set_layout(self, optimizer: Optimizer, names: Sequence[str]) -> None:
-        """Name the columns of ``optimizer``'s rows (one LR key per param group, and momentum keys) and
-        count its real steps."""
+    def set_layout(self, optimizer: Optimizer, names: Sequence[str], count_steps: bool = False) -> None:
+        """Name the columns of ``optimizer``'s rows (one LR key per param group, and momentum keys); with
+        ``count_steps`` (a GradScaler may skip steps), count the steps that really ran to flag skipped ones."""
         kind = momentum_kind(optimizer)
         columns = tuple(names) + (tuple(f"{name}{MOMENTUM_SUFFIX}" for name in names) if kind else ())
-        if id(optimizer) not in self._counters:
+        counter = self._counters.get(id(optimizer))
+        if count_steps and counter is None:
             counter = self._counters[id(optimizer)] = _StepCounter()
             self._hooks.append(optimizer.register_step_post_hook(counter))
-        self._layout[id(optimizer)] = (columns, kind)
+        self._layout[id(optimizer)] = (columns, kind, len(optimizer.param_groups), counter)
         self._extend_header(columns)
 
     def rename(self, renames: dict[str, str]) -> None:
@@ -146,7 +149,7 @@ class LRTrace:
 
     def names(self, optimizer: Optimizer) -> list[str]:
         """The LR keys of ``optimizer``'s param groups, as laid out now."""
-        columns, _ = self._layout.get(id(optimizer), ((), None))
+        columns = self._layout[id(optimizer)][0] if id(optimizer) in self._layout else ()
         return [c for c in columns if not c.endswith(MOMENTUM_SUFFIX)]
 
     def knows(self, optimizer: Optimizer) -> bool:
@@ -164,29 +167,30 @@ class LRTrace:
 
     # --- recording ----------------------------------------------------------------------------------
 
-    def record(self, optimizer: Optimizer, step: int, epoch: int) -> None:
-        """Keep the LR and momentum every param group of ``optimizer`` is about to step with."""
-        key = id(optimizer)
-        layout = self._layout.get(key)
+    def record(self, optimizer: Optimizer, step: int, epoch: int) -> bool:
+        """Keep the LR and momentum every param group of ``optimizer`` is about to step with; ``False`` (and
+        nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out."""
+        layout = self._layout.get(id(optimizer))
         if layout is None:
-            return
-        if len(self._buffer) >= self.buffer_rows:
+            return False
+        columns, kind, groups_laid_out, counter = layout
+        groups = optimizer.param_groups
+        if len(groups) != groups_laid_out:
+            return False
+        buffer = self._buffer
+        if len(buffer) >= self.buffer_rows:
             self.settle()  # every buffered step has run by now: this one has not started
             self.flush()
-        columns, kind = layout
-        groups = optimizer.param_groups
         values = [g["lr"] for g in groups]
-        if kind == "betas":
-            values += [g["betas"][0] for g in groups]
-        elif kind == "momentum":
+        if kind == "momentum":
             values += [g.get("momentum", 0) for g in groups]
-        if isinstance(values[0], torch.Tensor):  # capturable optimizers: copy now, read back when written
-            values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]
-        counter = self._counters[key]
-        entry = [step, epoch, None, columns, values, counter, counter.count]
-        self._buffer.append(entry)
-        self._tail.append(entry)
+        elif kind == "betas":
+            values += [g["betas"][0] for g in groups]
+        if type(values[0]) is not float and isinstance(values[0], torch.Tensor):
+            values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]  # capturable
+        buffer.append([step, epoch, 0, columns, values, counter, counter.count if counter is not None else 0])
         self._unsettled += 1
+        return True
 
     def settle(self) -> None:
         """Mark the recorded steps as skipped or not; call between optimizer steps (all recorded ones ran)."""
@@ -196,6 +200,8 @@ class LRTrace:
         later: dict[int, int] = {}  # counter -> its value at the next entry of the same optimizer
         for entry in reversed(entries):
             counter = entry[5]
+            if counter is None:
+                continue  # no GradScaler: no step is skipped
             after = later.get(id(counter), counter.count)
             skipped = after == entry[6]
             entry[2] = int(skipped)
@@ -204,14 +210,15 @@ class LRTrace:
         self._unsettled = 0
 
     def __len__(self) -> int:
-        return len(self._tail)
+        return len(self._tail) + len(self._buffer)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
         """The last ``tail`` rows as dicts, in step order (the file has every row: :func:`read_trace`)."""
         self.settle()
         rows = []
-        for step, epoch, skipped, columns, values, _, _ in self._tail:
+        recent = list(self._tail) + self._buffer
+        for step, epoch, skipped, columns, values, _, _ in recent[len(recent) - self._tail.maxlen :]:
             row: dict[str, Any] = {"step": step, "epoch": epoch, "skipped": skipped}
             row.update(zip(columns, map(plain, values), strict=True))
             rows.append(row)
@@ -270,6 +277,7 @@ class LRTrace:
             return
         self.settle()
         rows, self._buffer = self._buffer, []
+        self._tail.extend(rows)
         if self._writer is None:
             return
         width = len(self._header)
