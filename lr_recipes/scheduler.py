@@ -399,11 +399,11 @@ class PlateauScheduler(ReduceLROnPlateau):
 
     def _after_optimizer_step(self) -> None:
         # Runs only when the optimizer step really ran: a GradScaler-skipped step leaves the warmup alone.
-        self._optimizer_steps += 1
-        if len(self.optimizer.param_groups) != len(self.base_lrs):
-            _adopt_new_groups(self, self.last_epoch)
+        # After warmup the LR changes only in step(metrics), which adopts new param groups itself.
         self.last_epoch += 1
         if self.last_epoch <= self.warmup_steps:
+            if len(self.optimizer.param_groups) != len(self.base_lrs):
+                _adopt_new_groups(self, self.last_epoch - 1)
             self._apply()
 
     def _add_group_schedule(self, lr: float, t: int) -> float:

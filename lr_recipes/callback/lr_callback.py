@@ -30,8 +30,8 @@ class LRSchedulerCallback(MonitorKeys):
     arguments and key names (``lr-SGD``, ``lr-Adam-1``, ``lr-Adam/pg1``, a param group's ``name``, a
     scheduler config's ``name``, ``…-momentum``, ``…-weight_decay``), logged at the same moments under
     ``log_every_n_steps``; with ``logging_interval=None`` epoch-interval schedulers are also logged at
-    every logged step where their LR moved (a warmup moves it every step, a plateau at a validation). A param group added mid-run (``BaseFinetuning``)
-    gets ``LearningRateMonitor``'s key from that step on.
+    every logged step where their LR moved (a warmup moves it every step, a plateau at a validation). A
+    param group added mid-run (``BaseFinetuning``) gets ``LearningRateMonitor``'s key from that step on.
 
     **The trace**: every optimizer step is recorded (global step, epoch, whether a ``GradScaler`` skipped
     it, the LR and momentum of every group) and streamed to ``<log_dir>/lr_trace.csv`` (rank 0), buffered
@@ -331,8 +331,7 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._trace.settle()
-        self._trace.flush()
+        self._trace.flush_if_full()
         self._plateau.before_validation(trainer)
 
     @override

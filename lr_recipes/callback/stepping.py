@@ -81,7 +81,24 @@ def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
     decide = getattr(scheduler, "decide", None)
     if decide is not None:
         return decide(value)
-    rule = Plateau(
+    state = PlateauState(
+        best=scheduler.best, num_bad_epochs=scheduler.num_bad_epochs, cooldown_counter=scheduler.cooldown_counter
+    )
+    lrs = [float(g["lr"]) for g in scheduler.optimizer.param_groups]
+    return torch_plateau_rule(scheduler).decide(state, value, lrs, scheduler.min_lrs)
+
+
+def torch_plateau_rule(scheduler: Any) -> Plateau:
+    """The rule of torch's ``ReduceLROnPlateau`` ``scheduler``, read from its attributes.
+
+    Example::
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> torch_plateau_rule(torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=3)).patience
+        3
+    """
+    return Plateau(
         mode=scheduler.mode,
         factor=scheduler.factor,
         patience=scheduler.patience,
@@ -90,11 +107,6 @@ def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
         cooldown=scheduler.cooldown,
         eps=scheduler.eps,
     )
-    state = PlateauState(
-        best=scheduler.best, num_bad_epochs=scheduler.num_bad_epochs, cooldown_counter=scheduler.cooldown_counter
-    )
-    lrs = [float(g["lr"]) for g in scheduler.optimizer.param_groups]
-    return rule.decide(state, value, lrs, scheduler.min_lrs)
 
 
 def stored_callback_metrics(trainer: pl.Trainer) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 streamed to ``<log_dir>/lr_trace.csv``, with a picture through :func:`lr_recipes.plotting.draw_lr`.
 
 Memory and checkpoint state do not grow with the run: rows wait in a small buffer that is appended to the
-file at log steps, validation, checkpoints, fit end and whenever it fills (a crash loses at most one
-buffer), and only the last ``tail`` rows stay in memory. The columns are ``step``, ``epoch``, ``skipped``
+file at log steps and validation once it holds ``flush_rows`` (100) rows, and always at checkpoints, fit
+end, an exception, and when it fills (a crash loses at most 100 rows); only the last ``tail`` rows stay in
+memory. The columns are ``step``, ``epoch``, ``skipped``
 (1 where a ``GradScaler`` skipped that optimizer step), then each LR key and its ``…-momentum``. When a
 param group appears mid-run the header gains its key (and existing keys are renamed the way
 ``LearningRateMonitor`` renames them, ``lr-SGD`` -> ``lr-SGD/pg1``): the file is rewritten once.
