@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -417,3 +418,23 @@ def test_pytorch_lightning_namespace(tmp_path: Any) -> None:
     assert [e.reduced for e in cb.plateau_events] == [False, True, True]
     assert [r["lr-SGD"] for r in cb.read_trace()] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5]
     assert "lr-SGD" in read_csv(os.path.join(trainer.log_dir, "metrics.csv"))[0]
+
+
+@pytest.mark.slow
+def test_tensorboard_overlay_runs_the_pack(tmp_path: Any) -> None:
+    from lr_recipes.pack.cli import main
+
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    torch.set_num_threads(1)
+    main(
+        [
+            "fit",
+            *("--config", str(recipes / "constant.yaml")),
+            *("--config", str(recipes / "smoke.yaml")),
+            *("--config", str(recipes / "loggers" / "tensorboard.yaml")),
+            *("--trainer.enable_progress_bar", "false", "--data.cache_dir", str(tmp_path / "cache")),
+        ]
+    )
+    run_dir = tmp_path / "runs" / "tensorboard" / "version_0"
+    assert (run_dir / "lr_trace.csv").exists() and (run_dir / "metrics.csv").exists()
+    assert list((tmp_path / "runs" / "tensorboard" / "tb").rglob("events.out.tfevents.*")), "TensorBoard's events"
