@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 
 from lr_recipes.pack.classifier import ImageClassifier
 from lr_recipes.pack.cli import main
@@ -125,6 +126,21 @@ def test_a_frozen_parameter_in_a_group_is_refused_unless_skipped() -> None:
     groups = _groups(model)
     frozen = {id(p) for p in model.model.stem.parameters()}
     assert not frozen & {id(p) for g in groups.values() for p in g["params"]}
+
+
+def test_the_readme_fine_tuning_rules_apply_as_documented() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("### Param groups from config")[1].split("```yaml")[1].split("```")[0]
+    config = yaml.safe_load(block)["model"]
+    groups = _groups(_model(**config))
+    assert list(groups) == ["head_no_decay", "head", "backbone_norms", "backbone"]  # nothing left for default
+    assert [len(g["params"]) for g in groups.values()][:2] == [1, 1]
+    assert {k: (round(g["lr"], 6), g["weight_decay"]) for k, g in groups.items()} == {
+        "head_no_decay": (0.1, 0.0),
+        "head": (0.1, 5e-4),
+        "backbone_norms": (0.01, 0.0),
+        "backbone": (0.01, 5e-4),
+    }
 
 
 @pytest.mark.parametrize(
