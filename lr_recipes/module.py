@@ -43,7 +43,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from lr_recipes.lint import schedule_free_double_warmup
 from lr_recipes.param_groups import NO_DECAY_ON_NORM_AND_BIAS, ParamGroupRule, format_groups, resolve
 from lr_recipes.registry import RecipeError, build, check_spec
-from lr_recipes.schedule_free import ScheduleFreeError
+from lr_recipes.schedule_free import ScheduleFreeCallback, ScheduleFreeError, is_schedule_free
 
 ScaleRule = Literal["linear", "sqrt"]
 
@@ -78,7 +78,8 @@ class RecipeModule(pl.LightningModule):
         RecipeError: at construction, for an unknown recipe, parameter or type, a bad ``scale_lr`` or a
             malformed ``param_groups`` rule; at ``configure_optimizers``, for durations that do not fit the
             run, param group rules that do not fit the model (``ParamGroupError``), or a schedule-free
-            optimizer's own warmup doubled by the recipe's (``ScheduleFreeError``).
+            optimizer whose own warmup the recipe doubles, or that trains without
+            :class:`~lr_recipes.schedule_free.ScheduleFreeCallback` (``ScheduleFreeError``).
 
     Example::
 
@@ -218,6 +219,17 @@ class RecipeModule(pl.LightningModule):
         problem = schedule_free_double_warmup(lr_scheduler["scheduler"])
         if problem:
             raise ScheduleFreeError(problem)
+        callbacks = getattr(trainer, "callbacks", None) or []
+        if (
+            trainer is not None
+            and is_schedule_free(optimizer)
+            and not any(isinstance(cb, ScheduleFreeCallback) for cb in callbacks)
+        ):
+            raise ScheduleFreeError(
+                f"{type(optimizer).__name__} is schedule-free: it must be switched to eval() for evaluation and "
+                "checkpoints and back to train() for training, which Lightning does not do; add "
+                "lr_recipes.schedule_free.ScheduleFreeCallback to trainer.callbacks (recipes/schedule_free.yaml)"
+            )
         if any("name" in g for g in optimizer.param_groups):
             rank_zero_info(f"lr_recipes: {format_groups(optimizer)}")
         return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}

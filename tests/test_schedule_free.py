@@ -204,6 +204,11 @@ def test_resume_continues_exactly(tmp_path: Path, validate: bool) -> None:
         assert torch.equal(opt_a.state[pa]["z"], opt_b.state[pb]["z"])
 
 
+def test_a_schedule_free_optimizer_without_the_callback_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ScheduleFreeError, match=r"add lr_recipes\.schedule_free\.ScheduleFreeCallback"):
+        _trainer(tmp_path, []).fit(Net())
+
+
 def test_weights_only_checkpoints_are_refused(tmp_path: Path) -> None:
     trainer = _trainer(tmp_path, [ScheduleFreeCallback(), ModelCheckpoint(dirpath=tmp_path, save_weights_only=True)])
     with pytest.raises(ScheduleFreeError, match="save_weights_only"):
