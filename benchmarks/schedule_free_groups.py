@@ -91,7 +91,7 @@ def overlay(recipe: str, args: Any, logdir: str) -> dict[str, Any]:
         "trainer": trainer,
         "model": model,
         "data": _data(args, SEED),
-        "test_after_fit": True,
+        "test_after_fit": not args.no_test,
     }
 
 
@@ -114,7 +114,8 @@ def fit_recipe(recipe: str, args: Any, root: str) -> dict[str, Any]:
     (ckpt,) = (log_dir / "checkpoints").glob("*.ckpt")
     return {
         "optimizer": config["model"]["optimizer"],
-        "test_acc": round(summary["test_acc"], 4),
+        "test_acc": round(summary["test_acc"], 4) if "test_acc" in summary else None,
+        "final_val_acc": _val_accs(log_dir)[-1],
         "best_val_acc": round(summary["best_val_acc"], 4),
         "val_acc_per_epoch": _val_accs(log_dir),
         "optimizer_steps": summary["optimizer_steps"],
@@ -158,12 +159,12 @@ def finetune(variant: str, pretrained: str, args: Any) -> dict[str, Any]:
     start = time.perf_counter()
     trainer.fit(model, datamodule=data)
     val_acc = float(trainer.callback_metrics["val_acc"])
-    (result,) = trainer.test(model, datamodule=data, verbose=False)
+    test_acc = None if args.no_test else float(trainer.test(model, datamodule=data, verbose=False)[0]["test_acc"])
     groups = trainer.optimizers[0].param_groups
     return {
         "config": variants(args.smoke)[variant],
         "groups": {str(g.get("name", "all")): round(float(g["initial_lr"]), 6) for g in groups},
-        "test_acc": round(float(result["test_acc"]), 4),
+        "test_acc": None if test_acc is None else round(test_acc, 4),
         "val_acc": round(val_acc, 4),
         "wall_s": round(time.perf_counter() - start, 1),
     }
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--train-subset", type=int, default=4000)
     p.add_argument("--val-size", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--part", choices=["all", "schedules", "finetune"], default="all")
+    p.add_argument("--pretrained", default=None, help="checkpoint to fine-tune (default: part 1's cosine run)")
+    p.add_argument("--no-test", action="store_true", help="skip the 10k test set; compare validation accuracy")
     args = p.parse_args(argv)
     if not args.smoke and not Path(args.root).exists():
         print(f"schedule_free_groups: skipped, {args.root} is absent (--smoke runs on synthetic data)")
@@ -189,31 +193,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     common.quiet()
     schedules: dict[str, Any] = {}
     tuned: dict[str, Any] = {}
+    key = "final_val_acc" if args.no_test else "test_acc"
+    tables = []
     with tempfile.TemporaryDirectory() as root:
-        for recipe in ("cosine", "onecycle", "schedule_free"):
-            schedules[recipe] = fit_recipe(recipe, args, root)
-            print(f"{recipe}: {schedules[recipe]}", flush=True)
-        for variant in variants(args.smoke):
-            tuned[variant] = finetune(variant, schedules["cosine"]["checkpoint"], args)
-            print(f"{variant}: {tuned[variant]}", flush=True)
+        if args.part in ("all", "schedules"):
+            for recipe in ("cosine", "onecycle", "schedule_free"):
+                schedules[recipe] = fit_recipe(recipe, args, root)
+                print(f"{recipe}: {schedules[recipe]}", flush=True)
+            base = schedules["cosine"][key]
+            rows1 = [
+                [
+                    r,
+                    m["test_acc"],
+                    m["best_val_acc"],
+                    " / ".join(map(str, m["val_acc_per_epoch"])),
+                    round(m[key] / base, 3),
+                ]
+                for r, m in schedules.items()
+            ]
+            headers = ["recipe", "test acc", "best val acc", "val acc per epoch", f"{key} / cosine's"]
+            tables.append(common.table(headers, rows1))
+        if args.part in ("all", "finetune"):
+            pretrained = args.pretrained or schedules["cosine"]["checkpoint"]
+            for variant in variants(args.smoke):
+                tuned[variant] = finetune(variant, pretrained, args)
+                print(f"{variant}: {tuned[variant]}", flush=True)
+            key2 = "val_acc" if args.no_test else "test_acc"
+            base = tuned["uniform"][key2]
+            rows2 = [[v, m["test_acc"], m["val_acc"], round(m[key2] / base, 3)] for v, m in tuned.items()]
+            tables.append(common.table(["fine-tuning", "test acc", "val acc", f"{key2} / uniform's"], rows2))
     for m in schedules.values():
         del m["checkpoint"]
-    base = schedules["cosine"]["test_acc"]
-    rows1 = [
-        [
-            r,
-            m["test_acc"],
-            m["best_val_acc"],
-            " / ".join(map(str, m["val_acc_per_epoch"])),
-            round(m["test_acc"] / base, 3),
-        ]
-        for r, m in schedules.items()
-    ]
-    table1 = common.table(["recipe", "test acc", "best val acc", "val acc per epoch", "test acc / cosine's"], rows1)
-    base = tuned["uniform"]["test_acc"]
-    rows2 = [[v, m["test_acc"], m["val_acc"], round(m["test_acc"] / base, 3)] for v, m in tuned.items()]
-    table2 = common.table(["fine-tuning", "test acc", "val acc", "test acc / uniform's"], rows2)
-    print(table1, table2, sep="\n\n")
+    print(*tables, sep="\n\n")
     result = {
         "benchmark": "schedule_free_groups",
         "command": common.command(),
@@ -221,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         "load_average_1min": load.stop(),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "results": {"schedules": schedules, "finetune": tuned},
-        "tables": [table1, table2],
+        "tables": tables,
     }
     common.write(args.out, result)
     return result
