@@ -20,7 +20,7 @@ from lr_recipes.registry.context import RecipeContext
 from lr_recipes.registry.entries import get_recipe
 from lr_recipes.registry.spec import _coerce_spec, _split_spec
 from lr_recipes.registry.step_form import _step_form_schedules
-from lr_recipes.schedules.warmup import WARMUP_SHAPES, Warmup
+from lr_recipes.schedules.warmup import Warmup, WarmupShape
 from lr_recipes.units import Duration, DurationError, Run
 
 
@@ -146,11 +146,10 @@ def _resolve_run(trainer: Any, total_steps: int | None, steps_per_epoch: int | N
     return Run(total_steps=total_steps, steps_per_epoch=steps_per_epoch)
 
 
-def _warmup_steps(ctx: RecipeContext, warmup: Duration | None, start_factor: float, shape: str) -> int:
+def _warmup_steps(ctx: RecipeContext, warmup: Duration | None, start_factor: float, shape: WarmupShape) -> int:
     ctx.check(0.0 <= start_factor <= 1.0, "warmup_start_factor", start_factor, "0 <= warmup_start_factor <= 1")
     if shape == "exponential" and start_factor == 0.0:
         raise ctx.fail("warmup_start_factor", start_factor, "> 0 with warmup_shape='exponential'")
-    assert shape in WARMUP_SHAPES
     if warmup is None:
         return 0
     steps = ctx.steps(warmup, "warmup", clock="run", minimum=0)
