@@ -25,7 +25,7 @@ from lr_recipes.units import Duration, DurationError, Run
 
 
 def build(
-    recipe: str | Mapping[str, Any],
+    spec: str | Mapping[str, Any],
     optimizer: Any,
     *,
     trainer: Any = None,
@@ -33,10 +33,10 @@ def build(
     steps_per_epoch: int | None = None,
     **params: Any,
 ) -> dict[str, Any]:
-    """Build the scheduler of ``recipe`` for ``optimizer`` as a Lightning ``lr_scheduler`` config.
+    """Build the scheduler of ``spec`` for ``optimizer`` as a Lightning ``lr_scheduler`` config.
 
     Args:
-        recipe: a registered name or a spec dict ``{"name": ..., **params}``.
+        spec: a registered recipe's name or a spec dict ``{"name": ..., **params}``.
         optimizer: the torch optimizer; each param group keeps its own base LR (its ``lr`` now).
         trainer: the fitting ``Trainer``, to resolve durations against (use in ``configure_optimizers``).
         total_steps: optimizer steps in the run (instead of ``trainer``).
@@ -62,7 +62,7 @@ def build(
         >>> [round(lr, 6) for lr in (cfg["scheduler"].lr_at(29)[0], cfg["scheduler"].lr_at(30)[0])]
         [0.1, 0.01]
     """
-    name, spec = _split_spec(recipe, params)
+    name, spec = _split_spec(spec, params)  # from here on, spec holds the parameters only
     rec = get_recipe(name)
     spec = _coerce_spec(rec, spec)
     run = _resolve_run(trainer, total_steps, steps_per_epoch)
