@@ -19,7 +19,7 @@ from lr_recipes.schedules.cyclic import Cyclic, CyclicMode
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
 from lr_recipes.schedules.linear import Linear, Polynomial
 from lr_recipes.schedules.onecycle import OneCycle, OneCycleAnneal
-from lr_recipes.schedules.plateau import Plateau, PlateauMode, PlateauState, ThresholdMode
+from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauMode, PlateauState, ThresholdMode
 from lr_recipes.schedules.step import Exponential, MultiStep, Step
 from lr_recipes.schedules.warmup import Warmup, WarmupShape, warmup_factor
 from lr_recipes.schedules.wsd import WSD, DecayShape, decay_shape
@@ -39,6 +39,7 @@ __all__ = [
     "OneCycle",
     "OneCycleAnneal",
     "Plateau",
+    "PlateauDecision",
     "PlateauMode",
     "PlateauState",
     "Polynomial",
