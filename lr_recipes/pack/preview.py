@@ -22,6 +22,7 @@ from lr_recipes.pack.cli import RecipeCLI
 from lr_recipes.pack.data import CIFAR10DataModule
 from lr_recipes.plotting import draw_lr
 from lr_recipes.schedule_free import is_schedule_free, warmup_factors
+from lr_recipes.scheduler import PlateauScheduler
 from lr_recipes.units import Run
 
 
@@ -133,11 +134,13 @@ def preview(config_args: list[str], out: str | None = None) -> Preview:
     result = Preview(run, scheduler.recipe["name"], lrs, momenta, lint(scheduler), None)
     result.groups = [str(g.get("name", f"param group {i}")) for i, g in enumerate(optimizer.param_groups)]
     if out is not None:
-        result.path = _draw(result, Path(out), model.schedule)
+        # A plateau's reductions are not known before training: the curve shows the LR without any.
+        note = "reductions depend on the monitored metric" if isinstance(scheduler, PlateauScheduler) else None
+        result.path = _draw(result, Path(out), model.schedule, note)
     return result
 
 
-def _draw(p: Preview, out: Path, spec: dict[str, Any]) -> Path:
+def _draw(p: Preview, out: Path, spec: dict[str, Any], note: str | None) -> Path:
     steps = list(range(len(p.lrs)))
     labels = p.groups or [f"param group {g}" for g in range(len(p.lrs[0]))]
     lrs = {label: (steps, [row[g] for row in p.lrs]) for g, label in enumerate(labels)}
@@ -146,7 +149,6 @@ def _draw(p: Preview, out: Path, spec: dict[str, Any]) -> Path:
     # The parameters the config sets (the spec as written), wrapped to the figure's width.
     params = textwrap.fill(", ".join(f"{k}={v}" for k, v in spec.items() if k != "name") or "defaults", 110)
     title = f"{p.recipe}: {p.run.total_steps} optimizer steps, {p.run.steps_per_epoch} per epoch\n{params}"
-    note = "reductions depend on the monitored metric" if p.recipe == "plateau" else None
     draw_lr(lrs, momenta, out=out, title=title, epoch_lines=range(0, len(steps), every) if every else (), note=note)
     return out
 
