@@ -40,7 +40,7 @@ import torchvision
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from lr_recipes.pack.data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10DataModule
+from lr_recipes.pack.data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10DataModule, augment_batch
 
 
 def datamodule(args: Any, num_workers: int) -> CIFAR10DataModule:
@@ -153,7 +153,11 @@ def batches(loader: DataLoader, finish: Callable[[Any], Any], n: int) -> tuple[f
 
 
 class Paths:
-    """Both loaders for one ``num_workers`` setting, warmed up (persistent workers started)."""
+    """The loaders for one ``num_workers`` setting, warmed up (persistent workers started).
+
+    With workers there is a third, ``ours_main_augments``: the same loader with the augmentation moved back to
+    the main process after the transfer (the design before the workers augmented), for comparison.
+    """
 
     def __init__(self, dm: CIFAR10DataModule, cifar_root: Path, batch_size: int, workers: int, n: int) -> None:
         self.dm, self.n = dm, n
@@ -161,13 +165,19 @@ class Paths:
             "ours": dm.train_dataloader(),
             "torchvision": torchvision_loader(cifar_root, batch_size, workers),
         }
+        if workers:
+            self.loaders["ours_main_augments"] = dm._loader(dm.train_set, train=True)
         self.stats: dict[str, dict[str, float]] = {}
         self.cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in self.loaders}
         for name, loader in self.loaders.items():
             batches(loader, functools.partial(self.finish, name), 4)  # starts the persistent workers; not timed
 
     def finish(self, name: str, batch: Any) -> Any:
-        return self.dm.on_after_batch_transfer(batch, 0) if name == "ours" else batch
+        if name == "ours_main_augments":
+            x, y = batch
+            dm = self.dm
+            batch = augment_batch(x, crop_padding=dm.crop_padding, flip=dm.flip, cutout=dm.cutout), y
+        return batch if name == "torchvision" else self.dm.on_after_batch_transfer(batch, 0)
 
     def run(self, name: str) -> float:
         rate, stats = batches(self.loaders[name], functools.partial(self.finish, name), self.n)

@@ -513,6 +513,8 @@ class CIFAR10DataModule(L.LightningDataModule):
         eval_batch_size: Validation/test batch size; ``None`` means ``batch_size``.
         num_workers: DataLoader worker processes. With workers and a CPU run, the workers also augment the
             training batches (see :class:`AugmentedImages`); on a GPU the augmentation stays on the device.
+            Workers need free cores to help: receiving a batch from one costs the main process about as
+            much as augmenting it, so when training already uses every core, 0 is the cheaper choice.
         val_size: Training images held out for validation; 0 disables validation. For the synthetic
             source it is capped at ``synthetic_size // 4``.
         seed: Seeds the train/val split, ``train_subset`` and the synthetic images.

@@ -18,9 +18,10 @@ from typing import Any
 
 from lr_recipes.lint import lint, lr_curve
 from lr_recipes.pack.classifier import ImageClassifier
-from lr_recipes.pack.cli import RecipeCLI
+from lr_recipes.pack.cli import RecipeCLI, program_name
 from lr_recipes.pack.data import CIFAR10DataModule
 from lr_recipes.plotting import draw_lr
+from lr_recipes.registry import RecipeError
 from lr_recipes.schedule_free import is_schedule_free, warmup_factors
 from lr_recipes.scheduler import PlateauScheduler
 from lr_recipes.units import Run
@@ -53,7 +54,7 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
     ``accumulate_grad_batches`` batches and one for the last partial window of each epoch.
 
     Raises:
-        ValueError: for an open-ended run (``max_epochs: -1`` and ``max_steps: -1``).
+        RecipeError: for an open-ended run (``max_epochs: -1`` and ``max_steps: -1``).
 
     Example::
 
@@ -72,7 +73,7 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
         batches = int(batches * limit)
     run = Run.from_counts(batches, trainer.accumulate_grad_batches, trainer.max_steps, trainer.max_epochs)
     if run.total_steps is None:
-        raise ValueError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
+        raise RecipeError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
     return run, batch
 
 
@@ -155,7 +156,7 @@ def _draw(p: Preview, out: Path, spec: dict[str, Any], note: str | None) -> Path
 
 def plot_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lr_recipes plot",
+        prog=f"{program_name()} plot",
         description="Draw the LR curve of a config without training, and lint it.",
         epilog="Any other argument (--config FILE, --trainer.max_epochs 10, ...) is read as by `fit`.",
     )
