@@ -79,8 +79,20 @@ def overlay(recipe: str, args: Any, logdir: str) -> dict[str, Any]:
         steps = _steps_per_epoch(args) * args.epochs
         model["optimizer"] = {
             "class_path": "schedulefree.SGDScheduleFree",
-            "init_args": {"lr": 1.0, "momentum": 0.9, "weight_decay": 1.0e-4, "warmup_steps": max(1, steps // 10)},
+            "init_args": {
+                "lr": args.sf_lr,
+                "momentum": 0.9,
+                "weight_decay": 1.0e-4,
+                "warmup_steps": max(1, steps // 10),
+            },
         }
+        trainer["callbacks"] = [
+            {"class_path": "lr_recipes.callback.LRSchedulerCallback", "init_args": {"log_momentum": True}},
+            {
+                "class_path": "lr_recipes.schedule_free.ScheduleFreeCallback",
+                "init_args": {"bn_batches": args.bn_batches},
+            },
+        ]
     else:  # the shared SGD of real_cifar.py (onecycle.yaml's own peak 0.4 is for batch 256)
         model["optimizer"] = {
             "class_path": "torch.optim.SGD",
@@ -179,6 +191,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--train-subset", type=int, default=4000)
     p.add_argument("--val-size", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--recipes", nargs="+", default=["cosine", "onecycle", "schedule_free"])
+    p.add_argument("--sf-lr", type=float, default=1.0, help="SGDScheduleFree's lr (default 1.0, as its recipe)")
+    p.add_argument("--bn-batches", type=int, default=20, help="ScheduleFreeCallback's BatchNorm recalibration batches")
     p.add_argument("--part", choices=["all", "schedules", "finetune"], default="all")
     p.add_argument("--pretrained", default=None, help="checkpoint to fine-tune (default: part 1's cosine run)")
     p.add_argument("--no-test", action="store_true", help="skip the 10k test set; compare validation accuracy")
@@ -197,10 +212,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     tables = []
     with tempfile.TemporaryDirectory() as root:
         if args.part in ("all", "schedules"):
-            for recipe in ("cosine", "onecycle", "schedule_free"):
+            for recipe in args.recipes:
                 schedules[recipe] = fit_recipe(recipe, args, root)
                 print(f"{recipe}: {schedules[recipe]}", flush=True)
-            base = schedules["cosine"][key]
+            base = schedules[args.recipes[0]][key]
             rows1 = [
                 [
                     r,
@@ -211,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                 ]
                 for r, m in schedules.items()
             ]
-            headers = ["recipe", "test acc", "best val acc", "val acc per epoch", f"{key} / cosine's"]
+            headers = ["recipe", "test acc", "best val acc", "val acc per epoch", f"{key} / {args.recipes[0]}'s"]
             tables.append(common.table(headers, rows1))
         if args.part in ("all", "finetune"):
             pretrained = args.pretrained or schedules["cosine"]["checkpoint"]
