@@ -9,7 +9,8 @@ Usage::
 
 ``fit``, ``validate``, ``test`` and ``predict`` are LightningCLI's: several ``--config`` files merge left
 to right, ``--print_config`` shows the merged result, and any key can be overridden
-(``--model.schedule.warmup 5ep``, ``--trainer.max_epochs 30``).
+(``--model.schedule.warmup 5ep``, ``--trainer.max_epochs 30``). ``python -m lr_recipes --help`` lists every
+subcommand of :data:`COMMANDS`; a user's mistake prints ``error: <message>`` and exits 2 (see :func:`main`).
 
 Example::
 
