@@ -46,6 +46,8 @@ def overlay(args: argparse.Namespace, subset: int, epochs: int, log_dir: str, *,
     }
     if sweep:
         trainer.update(val_check_interval=0.5, limit_val_batches=args.val_batches)
+    else:
+        trainer.update(limit_val_batches=args.val_batches, limit_test_batches=args.test_batches)
     return {
         "seed_everything": 0,
         "trainer": trainer,
@@ -60,7 +62,7 @@ def overlay(args: argparse.Namespace, subset: int, epochs: int, log_dir: str, *,
             "cache_dir": args.cache_dir,
             "train_subset": subset,
             "val_size": 5000,
-            "batch_size": 128,
+            "batch_size": args.batch_size,
             "num_workers": 0,
             "seed": 0,
         },
@@ -87,10 +89,12 @@ def main() -> None:
     p.add_argument("--cache-dir", default="/work/coord/data/cache")
     p.add_argument("--out-dir", default="runs/sweep_real")
     p.add_argument("--trials", type=int, default=16)
-    p.add_argument("--train-subset", type=int, default=2000)
+    p.add_argument("--train-subset", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--test-batches", type=int, default=40, help="test on the first N batches of the 10k test set")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--val-batches", type=int, default=8)
-    p.add_argument("--final-subset", type=int, default=8000)
+    p.add_argument("--val-batches", type=int, default=4)
+    p.add_argument("--final-subset", type=int, default=3000)
     p.add_argument("--final-epochs", type=int, default=2)
     p.add_argument("--skip-final", action="store_true")
     args = p.parse_args()
