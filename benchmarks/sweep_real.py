@@ -18,16 +18,17 @@ per-trial overhead beyond the training loop (a trial's wall time minus its fit l
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
-
-from lr_recipes.pack.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parent.parent
 HAND_SET = {"name": "onecycle", "pct_start": 0.25, "div_factor": 25.0, "final_div_factor": 1.0e4, "anneal": "cos"}
@@ -45,15 +46,16 @@ def overlay(args: argparse.Namespace, subset: int, epochs: int, log_dir: str, *,
         "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": log_dir}},
     }
     if sweep:
-        trainer.update(val_check_interval=0.5, limit_val_batches=args.val_batches)
-    else:
-        trainer.update(limit_val_batches=args.val_batches, limit_test_batches=args.test_batches)
+        trainer.update(val_check_interval=args.val_every)
     return {
         "seed_everything": 0,
         "trainer": trainer,
         "model": {
             "arch": "resnet20",
-            "optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1, "momentum": 0.9, "weight_decay": 5.0e-4}},
+            "optimizer": {
+                "class_path": "torch.optim.SGD",
+                "init_args": {"lr": 0.1, "momentum": 0.9, "weight_decay": 5.0e-4},
+            },
             "schedule": {"name": "cosine"},
         },
         "data": {
@@ -61,26 +63,43 @@ def overlay(args: argparse.Namespace, subset: int, epochs: int, log_dir: str, *,
             "root": args.data_root,
             "cache_dir": args.cache_dir,
             "train_subset": subset,
-            "val_size": 5000,
+            # A smaller held-out split, not limit_val_batches: the split is in class order, so its first
+            # batches hold one class only.
+            "val_size": args.val_size if sweep else args.final_val_size,
             "batch_size": args.batch_size,
             "num_workers": 0,
             "seed": 0,
         },
-        "test_after_fit": not sweep,
+        "test_after_fit": False,
     }
 
 
-def final_fit(args: argparse.Namespace, name: str, extra: list[str], root: Path) -> dict[str, Any]:
+def final_cmd(args: argparse.Namespace, name: str, extra: list[str], root: Path) -> tuple[list[str], Path]:
     base = root / f"final-{name}.yaml"
-    base.write_text(yaml.safe_dump(overlay(args, args.final_subset, args.final_epochs, str(root / "final"), sweep=False)))
-    log = root / "final" / "lightning_logs"
-    before = set(log.glob("version_*")) if log.exists() else set()
-    start = time.perf_counter()
-    cli_main(["fit", "--config", str(REPO / "recipes" / "cosine.yaml"), "--config", str(base), *extra])
-    wall = time.perf_counter() - start
-    (log_dir,) = set(log.glob("version_*")) - before
+    log_root = root / "final" / name
+    base.write_text(yaml.safe_dump(overlay(args, args.final_subset, args.final_epochs, str(log_root), sweep=False)))
+    cmd = [sys.executable, "-m", "lr_recipes", "fit", "--config", str(REPO / "recipes" / "cosine.yaml"),
+           "--config", str(base), *extra]  # fmt: skip
+    return cmd, log_root
+
+
+def final_result(name: str, log_root: Path, wall: float) -> dict[str, Any]:
+    (log_dir,) = (log_root / "lightning_logs").glob("version_*")
     summary = json.loads((log_dir / "summary.json").read_text())
-    return {"name": name, "wall_s": round(wall, 1), **{k: summary[k] for k in ("test_acc", "best_val_acc", "optimizer_steps", "train_images_per_s")}}
+    keys = ("best_val_acc", "optimizer_steps", "train_images_per_s", "wall_time_s")
+    return {"name": name, "wall_s": round(wall, 1), **{k: summary[k] for k in keys}}
+
+
+def run_all(cmds: list[list[str]], log: Path) -> float:
+    """Run the commands side by side (one thread each); return the wall time."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    start = time.perf_counter()
+    with open(log, "a") as f:
+        procs = [subprocess.Popen(c, env=env, stdout=f, stderr=subprocess.STDOUT) for c in cmds]
+        codes = [p.wait() for p in procs]
+    if any(codes):
+        raise SystemExit(f"a command failed ({codes}); see {log}")
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -89,39 +108,36 @@ def main() -> None:
     p.add_argument("--cache-dir", default="/work/coord/data/cache")
     p.add_argument("--out-dir", default="runs/sweep_real")
     p.add_argument("--trials", type=int, default=16)
-    p.add_argument("--train-subset", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--test-batches", type=int, default=40, help="test on the first N batches of the 10k test set")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--val-batches", type=int, default=4)
-    p.add_argument("--final-subset", type=int, default=3000)
-    p.add_argument("--final-epochs", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="sweep workers side by side on one SQLite storage")
+    p.add_argument("--train-subset", type=int, default=640)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--val-every", type=float, default=0.5, help="val_check_interval of the sweep's trials")
+    p.add_argument("--prune-after", type=float, default=0.4)
+
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--val-size", type=int, default=500, help="held-out images the sweep validates on")
+    p.add_argument("--final-val-size", type=int, default=2000, help="held-out images the final pair validates on")
+    p.add_argument("--final-subset", type=int, default=2560)
+    p.add_argument("--final-epochs", type=int, default=1)
     p.add_argument("--skip-final", action="store_true")
     args = p.parse_args()
-    torch.set_num_threads(2)
     root = Path(args.out_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     sweep_overlay = root / "sweep-overlay.yaml"
-    sweep_overlay.write_text(yaml.safe_dump(overlay(args, args.train_subset, args.epochs, str(root / "unused"), sweep=True)))
+    sweep_overlay.write_text(
+        yaml.safe_dump(overlay(args, args.train_subset, args.epochs, str(root / "unused"), sweep=True))
+    )
     out = root / "sweep"
-    start = time.perf_counter()
-    cli_main(
-        [
-            "sweep",
-            "--config", str(REPO / "recipes" / "cosine.yaml"),
-            "--config", str(sweep_overlay),
-            "--space", str(REPO / "sweeps" / "schedules.yaml"),
-            "--trials", str(args.trials),
-            "--out", str(out),
-            "--pruner", "median",
-        ]
-    )  # fmt: skip
-    sweep_wall = time.perf_counter() - start
-    import csv
-
-    rows = list(csv.DictReader(open(out / "trials.csv")))
+    sweep = [sys.executable, "-m", "lr_recipes", "sweep",
+             "--config", str(REPO / "recipes" / "cosine.yaml"), "--config", str(sweep_overlay),
+             "--space", str(REPO / "sweeps" / "schedules.yaml"), "--trials", str(args.trials), "--out", str(out),
+             "--pruner", "median", "--prune-after", str(args.prune_after)]  # fmt: skip
+    sweep_wall = run_all([sweep] * args.workers, root / "sweep.log")
+    with open(out / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     overheads = [float(r["overhead_s"]) for r in rows if r["overhead_s"]]
     result: dict[str, Any] = {
+        "args": vars(args),
         "sweep_wall_s": round(sweep_wall, 1),
         "trials": rows,
         "overhead_s_median": statistics.median(overheads) if overheads else None,
@@ -129,10 +145,13 @@ def main() -> None:
         "report": (out / "report.md").read_text(),
     }
     if not args.skip_final:
-        result["final"] = [
-            final_fit(args, "sweep winner", ["--config", str(out / "best.yaml")], root),
-            final_fit(args, "hand-set onecycle", [f"--model.schedule={json.dumps(HAND_SET)}"], root),
-        ]
+        finals = {
+            "sweep winner": ["--config", str(out / "best.yaml")],
+            "hand-set onecycle": [f"--model.schedule={json.dumps(HAND_SET)}"],
+        }
+        cmds = {name: final_cmd(args, name.replace(" ", "_"), extra, root) for name, extra in finals.items()}
+        wall = run_all([c for c, _ in cmds.values()], root / "final.log")
+        result["final"] = [final_result(name, log_root, wall) for name, (_, log_root) in cmds.items()]
     (root / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in ("trials", "report")}, indent=2))
 

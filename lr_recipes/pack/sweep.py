@@ -21,13 +21,14 @@ the storage and sends each trial's configuration to the other ranks.
 
 Example::
 
-    >>> short_names(["model.schedule.name", "model.optimizer.init_args.lr", "trainer.max_epochs"])
-    {'model.schedule.name': 'schedule', 'model.optimizer.init_args.lr': 'lr', 'trainer.max_epochs': 'trainer.max_epochs'}
+    >>> short_names(["model.schedule.name", "model.optimizer.init_args.lr", "trainer.max_epochs"]).values()
+    dict_values(['schedule', 'lr', 'trainer.max_epochs'])
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -160,7 +161,9 @@ def _check_value(parser: Any, fit_args: Sequence[str], key: str, value: Any, all
             parser.instantiate_classes(cfg)
     except (Exception, SystemExit) as err:
         message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise SweepSpaceError(f"{key}={value!r} is rejected by the config: {message} (the space has {allowed})") from None
+        raise SweepSpaceError(
+            f"{key}={value!r} is rejected by the config: {message} (the space has {allowed})"
+        ) from None
 
 
 def _check_schedules_fit(space: SearchSpace, base: dict[str, Any], run: Any) -> None:
@@ -219,8 +222,9 @@ def open_study(sweep: Sweep) -> optuna.Study:
         )
     if study.direction.name.lower() != sweep.direction:
         raise SweepSpaceError(
-            f"study {sweep.study_name!r} in {mask_url(sweep.storage_url)} was created to {study.direction.name.lower()} "
-            f"its objective; --mode {sweep.mode} asks to {sweep.direction}: give another --study"
+            f"study {sweep.study_name!r} in {mask_url(sweep.storage_url)} was created to "
+            f"{study.direction.name.lower()} its objective; --mode {sweep.mode} asks to {sweep.direction}: "
+            "give another --study"
         )
     recorded = study.user_attrs.get("space")
     current = {p.key: p.describe() for p in sweep.space.params}
@@ -392,17 +396,16 @@ def follow(sweep: Sweep) -> None:
         if message[0] is None:
             return
         number, config = message[0]
-        try:
+        with contextlib.suppress(Exception):  # rank 0 records a failure; this rank goes on to the next one
             run_trial(sweep, number, config, None)
-        except Exception:
-            # Rank 0 records the failure; this rank goes on to the next configuration.
-            pass
 
 
 def _deep_merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(a)
     for key, value in b.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, Mapping) else value
+        out[key] = (
+            _deep_merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, Mapping) else value
+        )
     return out
 
 
@@ -449,6 +452,7 @@ def short_names(keys: Sequence[str]) -> dict[str, str]:
         >>> short_names(["model.schedule.gamma", "data.batch_size"])
         {'model.schedule.gamma': 'gamma', 'data.batch_size': 'data.batch_size'}
     """
+
     def short(key: str) -> str:
         if key == f"{SCHEDULE_KEY}.name":
             return "schedule"
@@ -606,7 +610,10 @@ def _csv_text(sweep: Sweep, trials: Sequence[FrozenTrial]) -> str:
                 t.number,
                 t.state.name.lower(),
                 "" if objective is None else objective,
-                *(json.dumps(values[k]) if isinstance(values.get(k), (list, dict)) else values.get(k, "") for k in keys),
+                *(
+                    json.dumps(values[k]) if isinstance(values.get(k), (list, dict)) else values.get(k, "")
+                    for k in keys
+                ),
                 t.user_attrs.get("steps", ""),
                 t.user_attrs.get("wall_s", ""),
                 t.user_attrs.get("overhead_s", ""),
@@ -658,18 +665,27 @@ def draw_plots(sweep: Sweep, study: optuna.Study, trials: Sequence[FrozenTrial])
         state = t.state.name.lower()
         if state in points and value is not None:
             points[state].append((t.number, value))
-    draw_trials(points, out=out / "objective.png", ylabel=sweep.metric, mode=sweep.mode,
-                title=f"{sweep.study_name}: {sweep.metric} per trial")
+    draw_trials(
+        points,
+        out=out / "objective.png",
+        ylabel=sweep.metric,
+        mode=sweep.mode,
+        title=f"{sweep.study_name}: {sweep.metric} per trial",
+    )
     paths.append(out / "objective.png")
     names = short_names(sweep.space.keys)
     top = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)][: sweep.top]
     lrs: dict[str, tuple[list[float], list[float]]] = {}
     vals: dict[str, tuple[list[float], list[float]]] = {}
     for t in top:
-        label = f"#{t.number} " + " ".join(f"{names.get(k, k)}={_fmt(v)}" for k, v in t.user_attrs.get("values", {}).items())
+        label = f"#{t.number} " + " ".join(
+            f"{names.get(k, k)}={_fmt(v)}" for k, v in t.user_attrs.get("values", {}).items()
+        )
         log_dir = Path(t.user_attrs.get("log_dir", ""))
         trace = _read_csv(log_dir / "lr_trace.csv")
-        lr_col = next((c for c in (trace[0] if trace else {}) if c.startswith("lr-") and not c.endswith("-momentum")), None)
+        lr_col = next(
+            (c for c in (trace[0] if trace else {}) if c.startswith("lr-") and not c.endswith("-momentum")), None
+        )
         if lr_col:
             rows = [r for r in trace if r.get(lr_col)]
             lrs[label] = ([float(r["step"]) for r in rows], [float(r[lr_col]) for r in rows])
@@ -680,12 +696,17 @@ def draw_plots(sweep: Sweep, study: optuna.Study, trials: Sequence[FrozenTrial])
         draw_lr(lrs, out=out / "lr_top.png", title=f"LR of the top {len(lrs)} trials")
         paths.append(out / "lr_top.png")
     if vals:
-        draw_curves(vals, out=out / "val_top.png", ylabel=sweep.metric, title=f"{sweep.metric} of the top {len(vals)} trials")
+        draw_curves(
+            vals, out=out / "val_top.png", ylabel=sweep.metric, title=f"{sweep.metric} of the top {len(vals)} trials"
+        )
         paths.append(out / "val_top.png")
     importances = _importances(study)
     if importances:
-        draw_bars({names.get(k, k): v for k, v in importances.items()}, out=out / "importance.png",
-                  title="parameter importance (PED-ANOVA, finished trials)")
+        draw_bars(
+            {names.get(k, k): v for k, v in importances.items()},
+            out=out / "importance.png",
+            title="parameter importance (PED-ANOVA, finished trials)",
+        )
         paths.append(out / "importance.png")
     return paths
 
@@ -732,14 +753,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--space", required=True, help="the search space YAML (see sweeps/*.yaml)")
     parser.add_argument("--trials", required=True, type=int, help="the study's total number of trials (all workers)")
     parser.add_argument("--study", default=None, help="study name (default: the space file's name)")
-    parser.add_argument("--storage", default=None, help="sqlite:///x.db, postgresql://..., mysql://..., journal:<file>"
-                        " (default: sqlite:///<out>/study.db)")
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="sqlite:///x.db, postgresql://..., mysql://..., journal:<file> (default: sqlite:///<out>/study.db)",
+    )
     parser.add_argument("--out", default=None, help="output dir (default: runs/sweep/<study>)")
     parser.add_argument("--metric", default="val_acc", help="the logged validation metric to optimize")
-    parser.add_argument("--mode", choices=("max", "min"), default=None, help="default: min for a *loss metric, else max")
+    parser.add_argument(
+        "--mode", choices=("max", "min"), default=None, help="default: min for a *loss metric, else max"
+    )
     parser.add_argument("--pruner", choices=("median", "halving", "none"), default="median")
-    parser.add_argument("--prune-after", type=float, default=0.25,
-                        help="no pruning before this fraction of the run (default 0.25)")
+    parser.add_argument(
+        "--prune-after", type=float, default=0.25, help="no pruning before this fraction of the run (default 0.25)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="the sampler's seed (trial k's draw depends on seed and k)")
     parser.add_argument("--heartbeat", type=int, default=10, help="seconds between a running trial's heartbeats")
     parser.add_argument("--top", type=int, default=5, help="how many top trials the curve plots show")

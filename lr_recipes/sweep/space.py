@@ -63,7 +63,9 @@ class Suggester(Protocol):
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float: ...
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
 
@@ -170,7 +172,11 @@ class Param:
         elif self.choices is not None:
             text = "[" + ", ".join(str(c) for c in self.choices) + "]"
         else:
-            text = f"{self.low:g}..{self.high:g}" + (" (log)" if self.log else "") + (f" step {self.step:g}" if self.step else "")
+            text = (
+                f"{self.low:g}..{self.high:g}"
+                + (" (log)" if self.log else "")
+                + (f" step {self.step:g}" if self.step else "")
+            )
         if self.when:
             text += " when " + ", ".join(f"{k} in [{', '.join(map(str, v))}]" for k, v in self.when.items())
         return text
@@ -225,7 +231,7 @@ class SearchSpace:
             >>> SearchSpace.from_dict({"model.schedule.gamma": {"lo": 0.1, "high": 0.5}})
             Traceback (most recent call last):
             ...
-            lr_recipes.sweep.space.SweepSpaceError: model.schedule.gamma: unknown field 'lo' (did you mean 'low'?); allowed: choices, low, high, log, step, value, when
+            lr_recipes.sweep.space.SweepSpaceError: model.schedule.gamma: unknown field 'lo' (did you mean 'low'?); ...
         """
         if not isinstance(data, Mapping) or not data:
             raise SweepSpaceError(
@@ -268,7 +274,7 @@ class SearchSpace:
             ...                                                          "when": {"model.schedule.name": "wsd"}}})
             Traceback (most recent call last):
             ...
-            lr_recipes.sweep.space.SweepSpaceError: model.schedule.warmup: when model.schedule.name='wsd' can never hold; model.schedule.name takes step
+            lr_recipes.sweep.space.SweepSpaceError: model.schedule.warmup: when model.schedule.name='wsd' ...
             >>> space = SearchSpace.from_dict({"model.schedule.name": ["step"],
             ...                                "model.schedule.gamma": {"value": 0.5,
             ...                                                         "when": {"model.schedule.name": "step"}}})
@@ -311,7 +317,7 @@ class SearchSpace:
             >>> space.check_schedules({"name": "cosine"})  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            lr_recipes.sweep.space.SweepSpaceError: model.schedule.gamma: schedule 'cosine' has no parameter 'gamma'; add 'when: {model.schedule.name: [step]}'; ...
+            lr_recipes.sweep.space.SweepSpaceError: model.schedule.gamma: schedule 'cosine' has no parameter ...
         """
         base_spec = check_spec(base)
         checked: list[dict[str, Any]] = []
@@ -359,7 +365,8 @@ def _parse_param(key: str, spec: Any, earlier: Sequence[Param]) -> Param:
     unknown = [k for k in spec if k not in _SPEC_KEYS]
     if unknown:
         raise SweepSpaceError(
-            f"{key}: unknown field {unknown[0]!r}{_closest(str(unknown[0]), _SPEC_KEYS)}; allowed: {', '.join(_SPEC_KEYS)}"
+            f"{key}: unknown field {unknown[0]!r}{_closest(str(unknown[0]), _SPEC_KEYS)}; "
+            f"allowed: {', '.join(_SPEC_KEYS)}"
         )
     kinds = [k for k in ("choices", "value") if k in spec] + (["low/high"] if "low" in spec or "high" in spec else [])
     if len(kinds) != 1:
@@ -393,15 +400,18 @@ def _parse_param(key: str, spec: Any, earlier: Sequence[Param]) -> Param:
 
 def _parse_when(key: str, when: Any, earlier: Sequence[Param]) -> dict[str, tuple[Any, ...]]:
     if not isinstance(when, Mapping):
-        raise SweepSpaceError(f"{key}: when={when!r} must map earlier keys to values, e.g. when: {{{SCHEDULE_KEY}.name: [step]}}")
+        raise SweepSpaceError(
+            f"{key}: when={when!r} must map earlier keys to values, e.g. when: {{{SCHEDULE_KEY}.name: [step]}}"
+        )
     by_key = {p.key: p for p in earlier}
     out: dict[str, tuple[Any, ...]] = {}
     for cond, allowed in when.items():
         parent = by_key.get(cond)
-        if parent is None or parent.choices is None and not parent.fixed:
+        if parent is None or (parent.choices is None and not parent.fixed):
             choice_keys = [p.key for p in earlier if p.choices is not None]
             raise SweepSpaceError(
-                f"{key}: when refers to {cond!r}, which is not a choice key above it{_closest(str(cond), choice_keys)}; "
+                f"{key}: when refers to {cond!r}, which is not a choice key above it"
+                f"{_closest(str(cond), choice_keys)}; "
                 f"choice keys above: {', '.join(choice_keys) or 'none'}"
             )
         allowed = tuple(allowed) if isinstance(allowed, list) else (allowed,)
@@ -514,7 +524,7 @@ def check_keys(space: SearchSpace, known: Callable[[str], bool], all_keys: Seque
         ...            ["trainer.max_epochs"])
         Traceback (most recent call last):
         ...
-        lr_recipes.sweep.space.SweepSpaceError: trainer.max_epoch is not a config key (did you mean 'trainer.max_epochs'?)
+        lr_recipes.sweep.space.SweepSpaceError: trainer.max_epoch is not a config key (did you mean ...?)
     """
     for p in space.params:
         if p.key.startswith(SCHEDULE_KEY + ".") or p.key == SCHEDULE_KEY:

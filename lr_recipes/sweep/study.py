@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from typing import Any
 
@@ -63,15 +64,26 @@ def open_storage(url: str, *, heartbeat_s: int = 10, max_retry: int = 3) -> optu
     if url.startswith("sqlite"):
         # Several local workers write one SQLite file: wait for the lock instead of failing at once.
         engine_kwargs["connect_args"] = {"timeout": 60}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_s,
-            grace_period=2 * heartbeat_s,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
-        )
+    import sqlalchemy.exc
+
+    def rdb() -> optuna.storages.RDBStorage:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_s,
+                grace_period=2 * heartbeat_s,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+            )
+
+    for attempt in range(4):
+        try:
+            return rdb()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            # Workers started together race to create the tables of a new database; the loser tries again.
+            time.sleep(0.5 * (attempt + 1))
+    return rdb()
 
 
 class TrialSeededTPESampler(optuna.samplers.TPESampler):
