@@ -2,15 +2,21 @@
 
 1. The sweep: ``python -m lr_recipes sweep`` over ``sweeps/schedules.yaml`` (cosine, onecycle, wsd, multistep and
    their parameters, the peak LR on a log scale) with a median pruner, ResNet-20 on a class-stratified
-   ``--train-subset`` of the JPEG copy for ``--epochs`` epochs, validating twice per epoch
-   (``val_check_interval 0.5``, so the pruner sees mid-epoch reports) on the first ``--val-batches`` batches of
-   the 5,000 held-out images. Every trial has the same model, data, seed and number of optimizer steps.
+   ``--train-subset`` of the JPEG copy for ``--epochs`` epochs at batch ``--batch-size``, validating every
+   ``--val-every`` epoch (so the pruner sees mid-epoch reports) on ``--val-size`` held-out images. ``--workers``
+   sweep processes (one thread each) share the study through its SQLite file. Every trial has the same model,
+   data, seed and number of optimizer steps.
 2. The check: the winner (``--config best.yaml``) and the best hand-set recipe of BENCHMARKS.md section 4
-   (``onecycle``: ``pct_start`` 0.25, ``div_factor`` 25, ``final_div_factor`` 1e4, peak LR 0.1) re-run on a larger
-   split (``--final-subset``) for ``--final-epochs`` epochs, same model and seed, tested on the 10,000 test images.
+   (``onecycle``: ``pct_start`` 0.25, ``div_factor`` 25, ``final_div_factor`` 1e4, peak LR 0.1) re-run side by
+   side on a larger split (``--final-subset`` for ``--final-epochs`` epochs), same model and seed, validated on
+   ``--final-val-size`` held-out images (a superset of the sweep's; the test set is not used).
 
-Reported: the trial table, pruning's saving (optimizer steps trained over the steps of unpruned trials), the
-per-trial overhead beyond the training loop (a trial's wall time minus its fit loop's), and the final pair.
+The held-out splits are smaller ``val_size`` values, not ``limit_val_batches``: the split keeps the class order
+of the image folder, so its first batches hold one class only.
+
+Reported (``<out-dir>/result.json``): the trial table, pruning's saving (optimizer steps trained over the steps
+of unpruned trials), the per-trial overhead beyond the training loop (a trial's wall time minus its fit loop's),
+and the final pair.
 
     .venv/bin/python benchmarks/sweep_real.py --out-dir runs/sweep_real
 """

@@ -90,7 +90,8 @@ def draw_lr(
     """
     moving = {k: v for k, v in (momenta or {}).items() if len({x for x in v[1] if x is not None}) > 1}
     fig, axes = new_figure(2 if moving else 1, height=5.5 if moving else 3.8)
-    for ax, series, label in ((axes[0], lrs, "learning rate"), (axes[-1], moving, "momentum")):
+    panels = [(axes[0], lrs, "learning rate")] + ([(axes[1], moving, "momentum")] if moving else [])
+    for ax, series, label in panels:
         for name, (steps, values) in series.items():
             ax.plot(list(steps), list(values), label=name, linewidth=1.3)
         ax.set_ylabel(label)

@@ -177,6 +177,11 @@ def test_a_pruned_trial_stops_early() -> None:
     trainer = _classifier_fit(callback)
     assert callback.pruned and len(callback.history) == 1
     assert trainer.global_step == 2 < 8  # stopped after the first of four epochs
+    # The last validation run completes the trial: it is reported, never pruned.
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    last = TrialPruning(study.ask(), monitor="val_acc", mode="max")
+    _classifier_fit(last, max_epochs=1)
+    assert not last.pruned and [s for s, _ in last.history] == [2]
 
 
 def test_a_diverging_run_stops_and_says_why() -> None:

@@ -556,16 +556,21 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def write_report(sweep: Sweep, study: optuna.Study) -> str:
     """Write ``trials.csv``, ``report.md``, ``best.yaml`` and the plots into ``sweep.out``; return the table.
 
+    Workers that finish at about the same time each write the report; one whose snapshot of the study went
+    stale while it drew (another worker finished a trial meanwhile, and writes its own report) keeps its
+    hands off the files, so the newest report wins.
+
     Example::
 
         >>> # print(write_report(sweep, study))
     """
     out = sweep.out
     out.mkdir(parents=True, exist_ok=True)
+    snapshot = _finished(study)
     trials = ranked(study, sweep.mode)
     header, rows = table_rows(sweep, trials)
     table = markdown_table(header, rows)
-    _write_atomic(out / "trials.csv", _csv_text(sweep, trials))
+    files = {"trials.csv": _csv_text(sweep, trials)}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     states = {s: sum(t.state == s for t in trials) for s in TrialState}
     steps_run = sum(int(t.user_attrs.get("steps") or 0) for t in trials)
@@ -585,13 +590,27 @@ def write_report(sweep: Sweep, study: optuna.Study) -> str:
     lines += ["", table, ""]
     if complete:
         best = complete[0]
-        _write_atomic(out / "best.yaml", best_overlay(sweep, best))
+        files["best.yaml"] = best_overlay(sweep, best)
         lines.append(f"best: trial {best.number}, {sweep.metric} {best.value:.4f}; reproduce with")
         lines.append(f"`python -m lr_recipes fit {shlex.join(sweep.fit_args)} --config {out / 'best.yaml'}`")
-    lines.append("")
-    lines.append("plots: " + ", ".join(p.name for p in draw_plots(sweep, study, trials)))
-    _write_atomic(out / "report.md", mask_url("\n".join(lines)) + "\n")
+    drafts = out / f".report-{os.getpid()}"
+    plots = draw_plots(sweep, study, trials, drafts)
+    lines += ["", "plots: " + ", ".join(p.name for p in plots)]
+    files["report.md"] = "\n".join(lines) + "\n"
+    if _finished(study) == snapshot:
+        for name, text in files.items():
+            _write_atomic(out / name, mask_url(text))
+        for plot in plots:
+            os.replace(plot, out / plot.name)
+    for leftover in drafts.glob("*"):
+        leftover.unlink()
+    if drafts.exists():
+        drafts.rmdir()
     return mask_url(table)
+
+
+def _finished(study: optuna.Study) -> int:
+    return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
 
 
 def _csv_text(sweep: Sweep, trials: Sequence[FrozenTrial]) -> str:
@@ -648,16 +667,15 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def draw_plots(sweep: Sweep, study: optuna.Study, trials: Sequence[FrozenTrial]) -> list[Path]:
-    """``objective.png``, ``lr_top.png``, ``val_top.png`` and (enough finished trials) ``importance.png``.
+def draw_plots(sweep: Sweep, study: optuna.Study, trials: Sequence[FrozenTrial], out: Path) -> list[Path]:
+    """``objective.png``, ``lr_top.png``, ``val_top.png`` and (enough finished trials) ``importance.png`` in ``out``.
 
     Example::
 
-        >>> # [p.name for p in draw_plots(sweep, study, ranked(study, "max"))]
+        >>> # [p.name for p in draw_plots(sweep, study, ranked(study, "max"), sweep.out)]
     """
     from lr_recipes.plotting import draw_bars, draw_curves, draw_lr, draw_trials
 
-    out = sweep.out
     paths = []
     points = {state: [] for state in ("complete", "pruned", "fail")}
     for t in trials:

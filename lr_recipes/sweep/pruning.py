@@ -5,7 +5,7 @@ twice at one step, optuna #2932), raises ``TrialPruned`` inside the training loo
 Trainer internals under DDP (optuna #4935, #6043). :class:`TrialPruning` uses only public Lightning API:
 
 - it reports at ``trainer.global_step`` after every validation run (sanity check excluded), so several
-  validation runs per epoch are several reports;
+  validation runs per epoch are several reports; the last one (at the run's last step) never prunes;
 - the trial lives on rank 0 only: rank 0 reports and decides, ``trainer.strategy.broadcast`` sends the
   decision to every rank, and all ranks stop together through ``trainer.should_stop`` (as ``EarlyStopping``
   does), so no rank is left waiting in a collective;
@@ -140,7 +140,9 @@ class TrialPruning(Callback):
                 decision = _DIVERGED
             elif self.trial is not None:
                 self.trial.report(value, step)
-                decision = _PRUNE if self.trial.should_prune() else _GO
+                # The last validation run: the trial is complete, pruning it would only discard its result.
+                final = step >= trainer.estimated_stepping_batches
+                decision = _PRUNE if not final and self.trial.should_prune() else _GO
         decision = trainer.strategy.broadcast(decision, src=0)
         if decision == _DIVERGED and self.diverged is None:
             self.diverged = f"non-finite loss at step {step} (rank 0)"
