@@ -90,7 +90,7 @@ def final_cmd(args: argparse.Namespace, name: str, extra: list[str], root: Path)
 
 
 def final_result(name: str, log_root: Path, wall: float) -> dict[str, Any]:
-    (log_dir,) = (log_root / "lightning_logs").glob("version_*")
+    (log_dir,) = log_root.glob("*/version_*")  # the recipe names the CSVLogger run
     summary = json.loads((log_dir / "summary.json").read_text())
     keys = ("best_val_acc", "optimizer_steps", "train_images_per_s", "wall_time_s")
     return {"name": name, "wall_s": round(wall, 1), **{k: summary[k] for k in keys}}

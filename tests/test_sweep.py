@@ -133,7 +133,7 @@ def test_two_workers_on_one_storage_share_the_study(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "lr_recipes", *sweep_args(space, out, 4)]  # both create the new study.db
     workers = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(2)]  # fmt: skip
-    outputs = [w.communicate(timeout=300) for w in workers]
+    outputs = [w.communicate(timeout=900) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in outputs]
     lines = [[ln for ln in o[0].splitlines() if "sweep space: trial" in ln] for o in outputs]
     assert all(lines), "each worker ran at least one trial"
