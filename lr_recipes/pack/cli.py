@@ -141,6 +141,12 @@ def _plot_main(argv: list[str]) -> int:
     return plot_main(argv)
 
 
+def _sweep_main(argv: list[str]) -> int:
+    from lr_recipes.pack.sweep import sweep_main  # imports optuna only when sweeping
+
+    return sweep_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "fit": (partial(_lightning_main, "fit"), "train a recipe (LightningCLI: --config FILE ..., any key overridable)"),
     "validate": (partial(_lightning_main, "validate"), "evaluate on the validation set (LightningCLI)"),
@@ -148,6 +154,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "predict": (partial(_lightning_main, "predict"), "predict (LightningCLI)"),
     "plot": (_plot_main, "draw a config's LR curve and lint it, without training"),
     "list": (_list_main, "list the recipes with their parameters"),
+    "sweep": (_sweep_main, "compare schedules and tune them at equal budget (Optuna; resumable, several workers)"),
 }
 """Every subcommand of ``python -m lr_recipes``: its entry point (taking the rest of argv) and a one-line help.
 
