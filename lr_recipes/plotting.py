@@ -217,16 +217,16 @@ def draw_bars(
     return fig
 
 
-def figure_rgb(fig: Any) -> Any:
-    """The figure rendered as an ``(height, width, 3)`` uint8 array (for ``SummaryWriter.add_image``).
+def figure_rgba(fig: Any) -> tuple[int, int, bytes]:
+    """The figure rendered: ``(height, width, RGBA bytes)`` (for ``SummaryWriter.add_image``; no numpy).
 
     Example::
 
         >>> fig, _ = new_figure(width=2.0, height=1.0)
-        >>> figure_rgb(fig).shape[-1]
-        3
+        >>> height, width, data = figure_rgba(fig)
+        >>> len(data) == height * width * 4
+        True
     """
-    import numpy as np
-
     fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    width, height = fig.canvas.get_width_height(physical=True)
+    return height, width, bytes(fig.canvas.buffer_rgba())

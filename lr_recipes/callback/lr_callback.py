@@ -219,9 +219,13 @@ class LRSchedulerCallback(MonitorKeys):
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if type(logger).__name__ == "TensorBoardLogger" and hasattr(experiment, "add_image"):
-                from lr_recipes.plotting import figure_rgb
+                import torch
 
-                experiment.add_image("lr_trace", figure_rgb(figure), trainer.global_step, dataformats="HWC")
+                from lr_recipes.plotting import figure_rgba
+
+                height, width, data = figure_rgba(figure)
+                image = torch.frombuffer(bytearray(data), dtype=torch.uint8).reshape(height, width, 4)[..., :3]
+                experiment.add_image("lr_trace", image, trainer.global_step, dataformats="HWC")
 
     @override
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
