@@ -117,12 +117,19 @@ def _plot_main(argv: list[str]) -> int:
     return plot_main(argv)
 
 
+def _find_main(argv: list[str]) -> int:
+    from lr_recipes.pack.find_cmd import find_main
+
+    return find_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "fit": (_lightning_main, "train a recipe (LightningCLI: --config FILE ..., any key overridable)"),
     "validate": (_lightning_main, "evaluate on the validation set (LightningCLI)"),
     "test": (_lightning_main, "evaluate on the test set (LightningCLI)"),
     "predict": (_lightning_main, "predict (LightningCLI)"),
     "plot": (_plot_main, "draw a config's LR curve and lint it, without training"),
+    "find": (_find_main, "LR range test on a config, run as fit would; writes an lr.yaml overlay for fit"),
     "list": (_list_main, "list the recipes with their parameters"),
 }
 """Every subcommand of ``python -m lr_recipes``: its entry point (taking the rest of argv) and a one-line help."""
