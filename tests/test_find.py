@@ -192,18 +192,23 @@ def test_param_groups_keep_their_ratio() -> None:
 
 def test_lr_yaml_round_trips_through_fit(tmp_path: Path) -> None:
     recipe = ["--config", str(RECIPES / "polynomial.yaml"), *SMOKE, "--trainer.limit_train_batches", "14"]
-    assert main(["find", *recipe, "--num_steps", "30", "--out", "lr.yaml"]) == 0
+    recipe += ["--trainer.logger.init_args.save_dir", str(tmp_path), "--trainer.logger.init_args.name", "rt"]
+    recipe += ["--trainer.max_epochs", "1", "--test_after_fit", "false"]
+    # find, write lr.yaml, then train at the suggestion (find --fit)
+    assert main(["find", *recipe, "--num_steps", "30", "--out", "lr.yaml", "--fit"]) == 0
     written = yaml.safe_load(Path("lr.yaml").read_text())
     lr = written["model"]["optimizer"]["init_args"]["lr"]
     assert set(written) == {"model"} and 1e-5 < lr < 10
     assert Path("lr_find.png").stat().st_size > 1000
-    args = [*recipe, "--config", "lr.yaml", "--trainer.max_epochs", "1", "--test_after_fit", "false"]
-    args += ["--trainer.logger.init_args.save_dir", str(tmp_path), "--trainer.logger.init_args.name", "rt"]
-    assert main(["fit", *args]) == 0
-    lrs = metric_rows(str(tmp_path / "rt" / "version_0"), "lr-SGD")
-    assert lrs[0] == (0, pytest.approx(lr))  # polynomial starts at the optimizer's lr: the one lr.yaml set
-    cli = RecipeCLI(args=args, run=False)
-    assert cli.model.optimizer([torch.nn.Parameter(torch.zeros(1))]).param_groups[0]["lr"] == lr
+    run = tmp_path / "rt" / "version_0"
+    assert metric_rows(str(run), "lr-SGD")[0] == (0, pytest.approx(lr))  # polynomial starts at the optimizer's lr
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"]["optimizer"]["init_args"]["lr"] == lr  # the saved config says what ran
+    # fit --config lr.yaml builds the same optimizer: the overlay merges into the recipe's
+    cli = RecipeCLI(args=[*recipe, "--config", "lr.yaml"], run=False)
+    optimizer = cli.model.optimizer([torch.nn.Parameter(torch.zeros(1))])
+    assert type(optimizer) is torch.optim.SGD and optimizer.defaults["lr"] == lr
+    assert optimizer.defaults["momentum"] == 0.9  # the recipe's other arguments are kept
 
 
 def test_overlay_sets_the_peak_each_schedule_needs() -> None:
