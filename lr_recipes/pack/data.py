@@ -54,6 +54,28 @@ _CACHE_VERSION = 1
 Source = Literal["torchvision", "imagefolder", "synthetic"]
 
 
+class DataError(ValueError):
+    """A data argument or a dataset on disk that cannot be used; the message says what is wrong and why.
+
+    Example::
+
+        >>> CIFAR10DataModule(batch_size=0)
+        Traceback (most recent call last):
+        ...
+        lr_recipes.pack.data.DataError: batch_size must be a positive int, got 0
+    """
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The dataset is not where the config says and cannot be downloaded; the message names the ways out.
+
+    Example::
+
+        >>> issubclass(DataNotFoundError, FileNotFoundError)
+        True
+    """
+
+
 def augment_batch(
     x: Tensor, *, crop_padding: int, flip: bool, cutout: int, generator: torch.Generator | None = None
 ) -> Tensor:
@@ -248,7 +270,7 @@ def _decode_torchvision(root: Path, download: bool) -> _Decoded:
             splits[split] = (images, torch.tensor(ds.targets, dtype=torch.int64))
     # URLError is an OSError, a missing or bad file a RuntimeError, a truncated archive a TarError/EOFError.
     except (OSError, RuntimeError, EOFError, tarfile.TarError) as e:
-        raise FileNotFoundError(_missing_cifar_message(root, download, e)) from e
+        raise DataNotFoundError(_missing_cifar_message(root, download, e)) from e
     return _Decoded(classes=list(ds.classes), train=splits["train"], test=splits["test"])
 
 
@@ -257,9 +279,9 @@ def _decode_image(data: bytes, name: str) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as im:
             arr = np.asarray(im.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"cannot decode image {name}: {e}") from e
+        raise DataError(f"cannot decode image {name}: {e}") from e
     if arr.shape[:2] != (32, 32):
-        raise ValueError(
+        raise DataError(
             f"image {name} is {arr.shape[1]}×{arr.shape[0]}; CIFAR-10 images must be 32×32 (resize the tree first)"
         )
     return arr
@@ -294,7 +316,7 @@ def _walk_archive(path: Path) -> Iterator[tuple[str, str, str, bytes | None]]:
                     if Path(name).suffix.lower() in IMG_EXTENSIONS and not name.startswith("."):
                         yield parts[0], parts[1], f"{m.name} in {path}", tar.extractfile(m).read()
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise ValueError(f"cannot read archive {str(path)!r} ({e}): truncated, corrupt or not a tar?") from e
+        raise DataError(f"cannot read archive {str(path)!r} ({e}): truncated, corrupt or not a tar?") from e
 
 
 def _decode_imagefolder(root: Path) -> _Decoded:
@@ -307,13 +329,13 @@ def _decode_imagefolder(root: Path) -> _Decoded:
             images.append((name, _decode_image(data, name)))
     for split in SPLITS:
         if not found[split]:
-            raise ValueError(f"{str(root)!r} has no {split}/<class>/ folders; expected train/ and test/")
+            raise DataError(f"{str(root)!r} has no {split}/<class>/ folders; expected train/ and test/")
         for cls, images in found[split].items():
             if not images:
-                raise ValueError(f"class folder {split}/{cls} in {str(root)!r} holds no images")
+                raise DataError(f"class folder {split}/{cls} in {str(root)!r} holds no images")
     classes = sorted(found["train"])
     if classes != sorted(found["test"]):
-        raise ValueError(
+        raise DataError(
             f"train and test classes differ in {str(root)!r}: train {classes}, test {sorted(found['test'])}"
         )
     splits = {}
@@ -337,7 +359,7 @@ def _check_complete(data: _Decoded, root: Path) -> None:
         counts = torch.bincount(data[split][1], minlength=10).tolist()
         for cls, count in zip(data["classes"], counts, strict=True):
             if count != CIFAR10_PER_CLASS[split]:
-                raise ValueError(
+                raise DataError(
                     f"{str(root)!r} has the CIFAR-10 classes but {split}/{cls} holds {count} images, not "
                     f"{CIFAR10_PER_CLASS[split]}: an incomplete extraction? Re-extract it, or pass "
                     "allow_partial=True to use what is there."
@@ -473,9 +495,10 @@ class CIFAR10DataModule(L.LightningDataModule):
         pin_memory: Pin loader memory; ``None`` pins when CUDA is available.
 
     Raises:
-        ValueError: At construction, for any argument out of range (the message names it).
-        FileNotFoundError: In ``prepare_data``, if the data is absent and cannot be downloaded; the
-            message names the folder and the ways out.
+        DataError: At construction, for any argument out of range (the message names it); in ``setup``,
+            for a dataset on disk that cannot be used. A ``ValueError``.
+        DataNotFoundError: In ``prepare_data``, if the data is absent and cannot be downloaded; the
+            message names the folder and the ways out. A ``FileNotFoundError``.
 
     Example::
 
@@ -517,7 +540,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.save_hyperparameters()
         for name, (ok, allowed) in _ARG_RULES.items():
             if not ok(self.hparams[name]):
-                raise ValueError(f"{name} must be {allowed}, got {self.hparams[name]!r}")
+                raise DataError(f"{name} must be {allowed}, got {self.hparams[name]!r}")
 
         self.source, self.root, self.download = source, Path(root), download
         default_cache = self.root / "cache" if source == "torchvision" else Path("data", "cache")
@@ -557,7 +580,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         if self.source == "synthetic" or self._read_cache() is not None:
             return
         if self.source == "imagefolder" and not self.root.exists():
-            raise FileNotFoundError(f"imagefolder root {str(self.root)!r} does not exist")
+            raise DataNotFoundError(f"imagefolder root {str(self.root)!r} does not exist")
         _check_writable(self.cache_dir)
         if self.source == "torchvision":
             data = _decode_torchvision(self.root, self.download)
@@ -596,13 +619,11 @@ class CIFAR10DataModule(L.LightningDataModule):
         images, labels = data["train"]
         val_size = self._val_count()
         if val_size >= len(labels):
-            raise ValueError(
-                f"val_size={self.val_size} leaves no training images: the training split has {len(labels)}"
-            )
+            raise DataError(f"val_size={self.val_size} leaves no training images: the training split has {len(labels)}")
         train_idx, val_idx = split_indices(len(labels), val_size, self.seed)
         if self.train_subset is not None:
             if self.train_subset > len(train_idx):
-                raise ValueError(f"train_subset={self.train_subset} exceeds the {len(train_idx)} training images")
+                raise DataError(f"train_subset={self.train_subset} exceeds the {len(train_idx)} training images")
             train_idx = train_idx[stratified_subset(labels[train_idx], self.train_subset, self.seed)]
         self.train_set = TensorImages(images[train_idx], labels[train_idx])
         self.val_set = TensorImages(images[val_idx], labels[val_idx])

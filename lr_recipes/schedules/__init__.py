@@ -16,7 +16,7 @@ from lr_recipes.schedules.cyclic import CYCLIC_MODES, Cyclic
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
 from lr_recipes.schedules.linear import Linear, Polynomial
 from lr_recipes.schedules.onecycle import OneCycle
-from lr_recipes.schedules.plateau import PLATEAU_MODES, THRESHOLD_MODES, Plateau, PlateauState
+from lr_recipes.schedules.plateau import PLATEAU_MODES, THRESHOLD_MODES, Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.step import Exponential, MultiStep, Step
 from lr_recipes.schedules.warmup import WARMUP_SHAPES, Warmup, warmup_factor
 from lr_recipes.schedules.wsd import DECAY_SHAPES, WSD, decay_shape
@@ -38,6 +38,7 @@ __all__ = [
     "MultiStep",
     "OneCycle",
     "Plateau",
+    "PlateauDecision",
     "PlateauState",
     "Polynomial",
     "Schedule",
