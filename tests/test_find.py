@@ -225,9 +225,15 @@ def test_overlay_sets_the_peak_each_schedule_needs() -> None:
     assert "keeps the recipe's ratio 0.01/0.1" in why[1]
 
 
-def test_plateau_recipe_is_refused_before_training() -> None:
-    with pytest.raises(FindError, match=r"sets its LR from the metric 'val_loss'.*--model.schedule constant"):
+def test_plateau_recipe_is_refused_before_training(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:  # the CLI prints a FindError as one line, exit status 2
         main(["find", "--config", str(RECIPES / "plateau.yaml"), *SMOKE])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: the plateau recipe sets its LR from the metric 'val_loss'" in err
+    assert "--model.schedule constant" in err and "Traceback" not in err
+    with pytest.raises(FindError, match="sets its LR from the metric"):
+        lr_overlay({"name": "plateau", "monitor": "val_loss"}, 0.1, 0.1, 1.0, 1.0)
 
 
 @pytest.mark.parametrize(
