@@ -92,13 +92,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"{JPEG} is missing; run with --smoke")
     load = common.LoadMonitor()
     results: dict[str, Any] = {}
-    rows = []
+    rows: list[list[Any]] = []
+    result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as logdir:
         for recipe in args.recipes:
             base = base_args(recipe, args, logdir)
             num_steps = 30 if args.smoke else args.num_steps
             start = time.perf_counter()
-            cli, found, overlay, reasons = find(base, {"num_steps": num_steps, "verbose": False})
+            cli, found, overlay, reasons = find(base, {"num_steps": num_steps})
             find_wall = time.perf_counter() - start
             plot = found.plot(str(Path(args.plots) / f"find_{recipe}.png"), title=f"find: recipes/{recipe}.yaml")
             full_steps = estimate_run(cli.trainer, cli.datamodule)[0].total_steps
@@ -131,6 +132,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for label, r in runs.items():
                 rows.append([recipe, label, r["lr"], r["val_acc"], r["wall_s"]])
             print(found.table())
+            result = _result(args, load, results, rows)  # after every recipe, so a cut-short run keeps its part
+    return result
+
+
+def _result(args: Any, load: common.LoadMonitor, results: dict[str, Any], rows: list[list[Any]]) -> dict[str, Any]:
     tables = [common.table(["recipe", "LR from", "lr", "val_acc", "wall s"], rows)]
     summary = [
         [
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "find_lr",
         "command": common.command(),
         "machine": common.machine(args.threads),
-        "load": load.stop(),
+        "load": load.stop() if len(results) == len(args.recipes) else {"so_far": list(load.samples)},
         "code": common.code_fingerprint(),
         "results": results,
         "tables": tables,
