@@ -268,3 +268,39 @@ def test_ddp_ranks_average_the_loss_and_agree(tmp_path: Path) -> None:
     assert rank0["own"] != rank1["own"]  # each rank's own loss differs; the curve is their mean
     means = [(a + b) / 2 for a, b in zip(rank0["own"], rank1["own"], strict=True)]
     assert rank0["losses"] == pytest.approx(means, rel=1e-12)
+
+
+class Recording(Quadratic):
+    """A quadratic plus the batch's value (micro-batches differ), recording every loss it returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.own: list[float] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx) + batch[0].sum()
+        self.own.append(float(loss.detach()))
+        return loss
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(torch.arange(200, dtype=torch.float64).unsqueeze(1) % 3), batch_size=1)
+
+
+def test_accumulation_averages_the_window() -> None:
+    model = Recording()
+    result = find_lr(model, trainer(accumulate_grad_batches=2), num_steps=30, verbose=False)
+    assert len(model.own) == 2 * len(result.losses)  # one point per optimizer step, not per batch
+    means = [(a + b) / 2 for a, b in zip(model.own[::2], model.own[1::2], strict=True)]
+    assert result.losses == pytest.approx(means, rel=1e-12)  # not one micro-batch divided by 2
+
+
+def test_lightning_internals_the_range_test_leans_on() -> None:
+    import inspect
+
+    from lightning.pytorch.loops import _FitLoop, _TrainingEpochLoop
+    from lightning.pytorch.loops.optimization.automatic import ClosureResult
+
+    assert {"min_epochs", "max_epochs"} <= set(inspect.signature(_FitLoop.__init__).parameters)
+    assert {"min_steps", "max_steps"} <= set(inspect.signature(_TrainingEpochLoop.__init__).parameters)
+    # training_step's loss reaches on_train_batch_end divided by the accumulation
+    assert float(ClosureResult.from_training_step_output(torch.tensor(4.0), 2).loss) == 2.0
