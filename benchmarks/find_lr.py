@@ -12,9 +12,10 @@ For each recipe (``polynomial``: SGD, lr 0.1; ``inverse_sqrt``: AdamW, lr 2e-3),
    with Lightning's defaults (1e-8 to 1 over 100 steps), and its ``suggestion()``.
 3. Short fixed-budget runs at each LR (the literature LR, find's, Lightning's): ``train_subset`` images
    (class-stratified), ``--epochs`` epochs, the recipe's schedule over that run (inverse_sqrt's 5-epoch
-   warmup becomes 10% of the run), validation accuracy on the 5000 held-out images at the end.
+   warmup becomes 10% of the run), validation accuracy at the end on ``--limit_val_batches`` batches of
+   the 5000 held-out images.
 
-    .venv/bin/python benchmarks/find_lr.py --threads 2
+    .venv/bin/python benchmarks/find_lr.py --recipes polynomial --out benchmarks/results/find_lr_polynomial.json
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def lightning_lr_find(args_list: list[str], num_steps: int) -> tuple[float | Non
 def short_run(args_list: list[str], recipe: str, lr: float, args: Any, logdir: str, name: str) -> dict[str, Any]:
     run = [*args_list, "--model.optimizer.init_args.lr", f"{lr:.6g}", "--trainer.max_epochs", str(args.epochs)]
     run += ["--trainer.logger.init_args.name", name, "--trainer.check_val_every_n_epoch", str(args.epochs)]
+    run += ["--trainer.limit_val_batches", str(args.limit_val_batches)]
     if not args.smoke:
         run += ["--data.train_subset", str(args.train_subset)]
     if recipe in SHORT_SCHEDULES:
@@ -82,9 +84,10 @@ def short_run(args_list: list[str], recipe: str, lr: float, args: Any, logdir: s
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = common.parser("find_lr", __doc__.splitlines()[0], repeats=1)
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
-    p.add_argument("--train_subset", type=int, default=5000)
+    p.add_argument("--train_subset", type=int, default=2500)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--num_steps", type=int, default=100)
+    p.add_argument("--limit_val_batches", type=int, default=20, help="validation batches of the short runs (20)")
     p.add_argument("--plots", type=Path, default=common.RESULTS, help="where the find plots go")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -105,15 +108,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             full_steps = estimate_run(cli.trainer, cli.datamodule)[0].total_steps
             ours = overlay["model"]["optimizer"]["init_args"]["lr"]
             theirs, lightning_wall = lightning_lr_find(base, num_steps)
-            runs = {
-                "literature": short_run(base, recipe, RECIPES[recipe], args, logdir, f"{recipe}-lit"),
-                "find (valley)": short_run(base, recipe, ours, args, logdir, f"{recipe}-find"),
-            }
-            if theirs is not None:
-                runs["Lightning lr_find"] = short_run(base, recipe, theirs, args, logdir, f"{recipe}-lightning")
-            s_per_step = common.median([r["s_per_step"] for r in runs.values()])
-            full_s = full_steps * s_per_step
-            results[recipe] = {
+            runs: dict[str, Any] = {}
+            entry: dict[str, Any] = {
                 "suggestions": found.suggestions,
                 "find_lr": ours,
                 "stop": found.stop,
@@ -121,16 +117,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "find_steps": len(found.lrs),
                 "find_wall_s": round(find_wall, 1),
                 "find_test_s": round(found.seconds, 1),
-                "full_run_estimate_s": round(full_s),
-                "find_fraction_of_full_run": find_wall / full_s,
+                "full_run_steps": full_steps,
                 "lightning_suggestion": theirs,
                 "lightning_wall_s": round(lightning_wall, 1),
                 "short_runs": runs,
                 "plot": str(Path(plot).relative_to(common.REPO)) if Path(plot).is_relative_to(common.REPO) else plot,
                 "reasons": reasons,
             }
-            for label, r in runs.items():
-                rows.append([recipe, label, r["lr"], r["val_acc"], r["wall_s"]])
+            results[recipe] = entry
+            lrs = {"literature": RECIPES[recipe], "find (valley)": ours}
+            if theirs is not None:
+                lrs["Lightning lr_find"] = theirs
+            for label, lr in lrs.items():
+                _result(args, load, results, rows)  # written after every stage: a run cut short keeps its part
+                runs[label] = short_run(base, recipe, lr, args, logdir, f"{recipe}-{label.split()[0].lower()}")
+                rows.append([recipe, label, lr, runs[label]["val_acc"], runs[label]["wall_s"]])
+            s_per_step = common.median([r["s_per_step"] for r in runs.values()])
+            entry["s_per_step"] = s_per_step
+            entry["full_run_estimate_s"] = round(full_steps * s_per_step)
+            entry["find_fraction_of_full_run"] = find_wall / (full_steps * s_per_step)
             print(found.table())
             result = _result(args, load, results, rows)  # after every recipe, so a cut-short run keeps its part
     return result
@@ -144,8 +149,8 @@ def _result(args: Any, load: common.LoadMonitor, results: dict[str, Any], rows: 
             r["find_lr"],
             r["lightning_suggestion"],
             r["find_wall_s"],
-            r["full_run_estimate_s"],
-            f"{100 * r['find_fraction_of_full_run']:.2f}%",
+            r.get("full_run_estimate_s", "-"),
+            f"{100 * r['find_fraction_of_full_run']:.2f}%" if "find_fraction_of_full_run" in r else "-",
         ]
         for recipe, r in results.items()
     ]
