@@ -55,6 +55,16 @@ def test_a_misspelt_recipe_prints_the_closest_name_and_exits_2(tmp_path: Path) -
     assert line.startswith("error: unknown recipe 'cosin' (did you mean 'cosine'?); available: constant, cosine")
 
 
+def test_an_error_inside_the_trainer_arrives_unwrapped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Lightning re-raises what ``configure_optimizers`` raised (``call._call_and_handle_interrupt``) as is."""
+    smoke = str(ROOT / "recipes" / "smoke.yaml")
+    args = ["fit", "--config", COSINE, "--config", smoke, "--trainer.logger.init_args.save_dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="2"):
+        cli.main([*args, "--model.schedule", '{"name": "cosine", "warmup": "500ep"}'])
+    err = capsys.readouterr().err
+    assert err.startswith("error: recipe 'cosine': warmup='500ep' is 1000 optimizer steps, past the end of the run")
+
+
 def test_the_traceback_flag_and_env_var_show_the_full_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -7,7 +7,8 @@ cached with ``torch.save`` so later runs start in a fraction of a second.
 
 The data path is built for speed: a batch is one fancy-index into a uint8 tensor (``__getitems__``),
 and random crop, flip and cutout run vectorised on the batch after it reaches the device
-(``on_after_batch_transfer``), so on a GPU the CPU only shuffles indices. The loaders stay plain
+(``on_after_batch_transfer``), so on a GPU the CPU only shuffles indices. On a CPU with ``num_workers > 0``
+the workers augment whole batches instead (:class:`AugmentedImages`), in parallel with training. The loaders stay plain
 ``torch.utils.data.DataLoader`` objects, so Lightning still injects a ``DistributedSampler`` under DDP.
 
 Example::
@@ -191,6 +192,39 @@ class TensorImages(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         idx = torch.as_tensor(indices)
         return self.images[idx], self.labels[idx]
+
+
+class AugmentedImages(TensorImages):
+    """:class:`TensorImages` whose batches come out augmented (random crop, flip, cutout; still uint8).
+
+    A ``DataLoader`` worker fetches a whole batch with one ``__getitems__`` call, so with ``num_workers > 0``
+    each worker augments whole batches in parallel with training, instead of the main process doing it after
+    the transfer. Each worker draws from its own torch RNG, which the ``DataLoader`` seeds from the main
+    process's (so ``seed_everything`` makes the augmentation reproducible).
+
+    Args:
+        images: ``(N, 3, H, W)`` uint8.
+        labels: ``(N,)`` int64.
+        crop_padding: see :func:`augment_batch`.
+        flip: see :func:`augment_batch`.
+        cutout: see :func:`augment_batch`.
+
+    Example::
+
+        >>> ds = AugmentedImages(torch.full((4, 3, 8, 8), 7, dtype=torch.uint8), torch.arange(4),
+        ...                      crop_padding=2, flip=True, cutout=0)
+        >>> x, y = ds.__getitems__([0, 2])
+        >>> x.shape, y.tolist(), int(x.max())
+        (torch.Size([2, 3, 8, 8]), [0, 2], 7)
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, *, crop_padding: int, flip: bool, cutout: int) -> None:
+        super().__init__(images, labels)
+        self.crop_padding, self.flip, self.cutout = crop_padding, flip, cutout
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        x, y = super().__getitems__(indices)
+        return augment_batch(x, crop_padding=self.crop_padding, flip=self.flip, cutout=self.cutout), y
 
 
 def _passthrough(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -477,7 +511,10 @@ class CIFAR10DataModule(L.LightningDataModule):
         download: torchvision only: download the dataset if it is not in ``root``.
         batch_size: Training batch size.
         eval_batch_size: Validation/test batch size; ``None`` means ``batch_size``.
-        num_workers: DataLoader worker processes. 0 is usually fastest: a batch is one tensor index.
+        num_workers: DataLoader worker processes. With workers and a CPU run, the workers also augment the
+            training batches (see :class:`AugmentedImages`); on a GPU the augmentation stays on the device.
+            Workers need free cores to help: receiving a batch from one costs the main process about as
+            much as augmenting it, so when training already uses every core, 0 is the cheaper choice.
         val_size: Training images held out for validation; 0 disables validation. For the synthetic
             source it is capped at ``synthetic_size // 4``.
         seed: Seeds the train/val split, ``train_subset`` and the synthetic images.
@@ -555,6 +592,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
         self.test_set: TensorImages | None = None
+        self._augmented_in_workers = False
 
     @property
     def cache_path(self) -> Path:
@@ -643,9 +681,29 @@ class CIFAR10DataModule(L.LightningDataModule):
             collate_fn=_passthrough,
         )
 
+    def _augment_in_workers(self) -> bool:
+        """Augment in the loader's workers: there are some, and the batches stay on the CPU, where the main
+        process would otherwise augment them between training steps (a GPU does it faster on the device)."""
+        if self.num_workers == 0 or self.train_set is None:
+            return False
+        device = getattr(getattr(self.trainer, "strategy", None), "root_device", None)
+        return device is None or device.type == "cpu"
+
     def train_dataloader(self) -> DataLoader:
-        """Shuffled uint8 training batches (augmented later, on the device)."""
-        return self._loader(self.train_set, train=True)
+        """Shuffled uint8 training batches, augmented by the workers (CPU run with ``num_workers > 0``) or
+        later, on the device, by :meth:`on_after_batch_transfer`."""
+        self._augmented_in_workers = self._augment_in_workers()
+        if not self._augmented_in_workers:
+            return self._loader(self.train_set, train=True)
+        assert self.train_set is not None
+        augmented = AugmentedImages(
+            self.train_set.images,
+            self.train_set.labels,
+            crop_padding=self.crop_padding,
+            flip=self.flip,
+            cutout=self.cutout,
+        )
+        return self._loader(augmented, train=True)
 
     def val_dataloader(self) -> DataLoader | list:
         """Validation batches in fixed order; an empty list (no validation) when ``val_size`` is 0."""
@@ -660,9 +718,9 @@ class CIFAR10DataModule(L.LightningDataModule):
         return self._loader(self.test_set)
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
-        """Augment training batches on the device, then convert every batch to normalised float."""
+        """Augment training batches on the device (unless the workers did), then make every batch normalised float."""
         x, y = batch
-        if self.trainer is not None and self.trainer.training:
+        if self.trainer is not None and self.trainer.training and not self._augmented_in_workers:
             x = augment_batch(x, crop_padding=self.crop_padding, flip=self.flip, cutout=self.cutout)
         if self.normalize:
             x = normalize_batch(x, channels_last=self.channels_last)

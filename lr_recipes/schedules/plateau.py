@@ -23,9 +23,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
-PLATEAU_MODES: tuple[str, ...] = ("min", "max")
-THRESHOLD_MODES: tuple[str, ...] = ("rel", "abs")
+from lr_recipes.schedules.base import require, require_choice
+
+PlateauMode = Literal["min", "max"]
+"""Whether the monitored metric should fall (a loss) or rise (an accuracy)."""
+ThresholdMode = Literal["rel", "abs"]
+"""Whether ``threshold`` is relative to the best value or absolute."""
 
 
 @dataclass
@@ -114,13 +119,24 @@ class Plateau:
         True
     """
 
-    mode: str = "min"
+    mode: PlateauMode = "min"
     factor: float = 0.1
     patience: int = 10
     threshold: float = 1e-4
-    threshold_mode: str = "rel"
+    threshold_mode: ThresholdMode = "rel"
     cooldown: int = 0
     eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        require_choice(self, "mode", PlateauMode)
+        require_choice(self, "threshold_mode", ThresholdMode)
+        require(self, 0.0 <= self.factor < 1.0, "factor", "0 <= factor < 1 (as ReduceLROnPlateau)")
+        for name in ("patience", "cooldown"):
+            value = getattr(self, name)
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            require(self, whole and value >= 0, name, "an integer >= 0")
+        require(self, self.threshold >= 0, "threshold", ">= 0")
+        require(self, self.eps >= 0, "eps", ">= 0")
 
     @property
     def worst(self) -> float:
