@@ -93,6 +93,9 @@ def test_rules_on_a_hand_made_curve() -> None:
     assert 1e-3 <= suggest(lrs, loss, "steepest", skip=0) < 0.1
     assert suggest(lrs, loss, "valley", skip=0) == pytest.approx(10**-2, rel=0.3)  # halfway along the fall
     assert suggest(lrs, [1.0, 2.0, 3.0], "steepest", skip=0) is None
+    # a spike and a steep recovery after the lowest point (BatchNorm nets under SGD) do not count
+    spiky = [*loss[:31], 3.0, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2]
+    assert suggest(lrs, spiky, "steepest", skip=0) < 0.1
     with pytest.raises(FindError, match="rule='fastest' is not allowed; allowed: 'valley', 'steepest', 'minimum'"):
         suggest(lrs, loss, "fastest")
 

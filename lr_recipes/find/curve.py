@@ -13,8 +13,9 @@ Suggestion rules (on the smoothed curve, after its first 10%, where the average 
 - ``valley`` (the default; fastai's default since 2.4): the longest descent of the curve, found as the
   longest decreasing subsequence, and the LR halfway along it. Robust to a noisy start and to a late
   cliff, and below the divergence point by construction.
-- ``steepest``: the most negative slope d loss / d log(LR) (Lightning's only rule, which differentiates
-  with respect to the LR itself, Lightning #21141).
+- ``steepest``: the most negative slope d loss / d log(LR) on the way down to the lowest point (Lightning's
+  only rule, which differentiates with respect to the LR itself, Lightning #21141, and over the whole
+  curve, so a recovery after a spike can win).
 - ``minimum``: the LR of the lowest smoothed loss, divided by 10 (Smith 2017; fastai's ``minimum``).
 
 Example::
@@ -142,6 +143,12 @@ def suggest(lrs: Sequence[float], smoothed: Sequence[float], rule: str, skip: in
     if rule == "minimum":
         return xs[min(range(len(ys)), key=ys.__getitem__)] / 10.0
     if rule == "steepest":
+        # Only the descent to the lowest point counts: a BatchNorm network often spikes at a high LR and
+        # recovers, and that recovery is steep too.
+        end = min(range(len(ys)), key=ys.__getitem__) + 1
+        if end < 2:
+            return None
+        xs, ys = xs[:end], ys[:end]
         logs = [math.log(x) for x in xs]
         slopes = _gradient(ys, logs)
         best = min(range(len(slopes)), key=slopes.__getitem__)
