@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "short_runs": runs,
                 "plot": str(Path(plot).relative_to(common.REPO)) if Path(plot).is_relative_to(common.REPO) else plot,
                 "reasons": reasons,
+                "curve": {"lrs": found.lrs, "losses": found.losses},  # the rules can be re-run on it
             }
             results[recipe] = entry
             lrs = {"literature": RECIPES[recipe], "find (valley)": ours}
