@@ -23,10 +23,11 @@ Example::
     >>> import torch
     >>> from lightning.pytorch import Trainer
     >>> from lightning.pytorch.demos.boring_classes import BoringModel
+    >>> _ = torch.manual_seed(1)
     >>> model = BoringModel()
     >>> trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
     ...                   enable_checkpointing=False, max_epochs=1)
-    >>> result = find_lr(model, trainer, num_steps=30, verbose=False)
+    >>> result = find_lr(model, trainer, num_steps=30, max_lr=1.0, verbose=False)
     >>> result.rule, result.lr < result.lrs[-1], trainer.global_step
     ('valley', True, 0)
 """
