@@ -173,6 +173,12 @@ def draw_lr_find(
     ax.set_xlabel("learning rate (the optimizer's lr)")
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if out is not None:
+        save(fig, out)
+    return fig
 
 
 def draw_curves(
