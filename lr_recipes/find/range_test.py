@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,6 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from lightning.pytorch.utilities.seed import isolate_rng
-from torchmetrics import Metric
 from typing_extensions import override
 
 from lr_recipes.find.curve import RULE_LABELS, RULES, FindError, Rule, log_spaced, lr_at, smooth, suggest
@@ -561,7 +561,9 @@ class _ModelState:
         self.tensors = {_key(k): v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()}
         self.grads = {_key(n): None if p.grad is None else p.grad.detach().clone() for n, p in model.named_parameters()}
         self.modes = {_key(n): m.training for n, m in model.named_modules()}
-        self.metrics = [m for m in model.modules() if isinstance(m, Metric)]
+        # torchmetrics is the pack's; a module holding its metrics has imported it already.
+        metrics = sys.modules.get("torchmetrics")
+        self.metrics = [m for m in model.modules() if metrics is not None and isinstance(m, metrics.Metric)]
 
     def restore(self, model: torch.nn.Module) -> None:
         with torch.no_grad():
