@@ -38,6 +38,29 @@ WARMUP_PARAMS: dict[str, tuple[Any, Any, str]] = {
 }
 
 
+OnResume = Literal["error", "replan", "keep"]
+"""What a resumed run does when its resolved plan differs from the checkpoint's (see ``HORIZON_PARAMS``)."""
+
+HORIZON_PARAMS: dict[str, tuple[Any, Any, str]] = {
+    "on_resume": (
+        OnResume,
+        "error",
+        "when a resumed run resolves to another plan (length, steps per epoch): error (default), replan "
+        "(fit the rest of the schedule to the new end, no LR jump) or keep (the checkpoint's plan)",
+    ),
+    "cooldown": (
+        Union[Duration, None],  # noqa: UP007
+        None,
+        "decay from the current LR to the floor over this duration, from the resume step or cooldown_start "
+        '(e.g. "2000st"); the run ends with it',
+    ),
+    "cooldown_start": (Union[Duration, None], None, "where the cooldown starts; the resume step by default"),  # noqa: UP007
+    "cooldown_shape": (Literal["linear", "cosine", "1-sqrt"], "1-sqrt", "shape of the cooldown"),
+}
+"""Parameters added to every recipe after the warmup ones (a plateau recipe gets only ``on_resume``: its
+``cooldown`` is ``ReduceLROnPlateau``'s)."""
+
+
 class RecipeError(ValueError):
     """A recipe spec that cannot be built: unknown name, unknown parameter, bad value or bad duration."""
 

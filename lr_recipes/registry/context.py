@@ -52,6 +52,10 @@ class RecipeContext:
     base_lrs: list[float]
     warmup_steps: int = 0
     spec: dict[str, Any] = field(default_factory=dict)
+    resolved: dict[str, int] = field(default_factory=dict)
+    """Every duration the factory resolved, in optimizer steps, by parameter: the run's plan."""
+    floors: list[float] | None = None
+    """Each group's floor as the factory resolved it (``min_lr``); what a cooldown decays to."""
 
     @property
     def main_steps(self) -> int | None:
@@ -96,6 +100,7 @@ class RecipeContext:
             raise RecipeError(
                 f"recipe {self.recipe!r}: {param}={_show(value)} is {n} optimizer steps; it must be at least {minimum}"
             )
+        self.resolved[param] = n
         limit = self.run.total_steps if clock == "run" else self.main_steps
         if limit is not None and n > limit:
             where = "the run" if clock == "run" else "the run after warmup"
@@ -120,6 +125,7 @@ class RecipeContext:
                 f"recipe {self.recipe!r} needs the run's length to span it: set trainer max_epochs or max_steps "
                 f"(or pass total_steps), or give {param} explicitly"
             )
+        self.resolved[param] = self.main_steps
         return self.main_steps
 
     def per_group(self, value: float | Sequence[float], param: str) -> list[float]:
@@ -153,7 +159,8 @@ class RecipeContext:
         if min_lr_ratio is not None:
             if not 0.0 <= min_lr_ratio <= 1.0:
                 raise self.fail("min_lr_ratio", min_lr_ratio, "0 <= min_lr_ratio <= 1")
-            return [base * min_lr_ratio for base in self.base_lrs]
+            self.floors = [base * min_lr_ratio for base in self.base_lrs]
+            return self.floors
         floors = self.per_group(0.0 if min_lr is None else min_lr, "min_lr")
         for i, (floor, base) in enumerate(zip(floors, self.base_lrs, strict=True)):
             if floor < 0 or floor > base:
@@ -165,6 +172,7 @@ class RecipeContext:
                 raise RecipeError(
                     f"recipe {self.recipe!r}: min_lr={_show(min_lr)} {where}; allowed: 0 <= min_lr <= base LR"
                 )
+        self.floors = floors
         return floors
 
     def check(self, ok: bool, param: str, value: Any, allowed: str) -> None:

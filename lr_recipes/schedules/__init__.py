@@ -13,6 +13,7 @@ Example::
 from lr_recipes.schedules.base import Constant, Schedule
 from lr_recipes.schedules.cosine import Cosine, CosineRestarts
 from lr_recipes.schedules.cyclic import CYCLIC_MODES, Cyclic
+from lr_recipes.schedules.horizon import Cooldown, Stretch
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
 from lr_recipes.schedules.linear import Linear, Polynomial
 from lr_recipes.schedules.onecycle import OneCycle
@@ -29,6 +30,7 @@ __all__ = [
     "WARMUP_SHAPES",
     "WSD",
     "Constant",
+    "Cooldown",
     "Cosine",
     "CosineRestarts",
     "Cyclic",
@@ -42,6 +44,7 @@ __all__ = [
     "Polynomial",
     "Schedule",
     "Step",
+    "Stretch",
     "Warmup",
     "decay_shape",
     "warmup_factor",
