@@ -73,7 +73,7 @@ def build(
     for i, base in enumerate(base_lrs):
         if not (math.isfinite(base) and base >= 0):
             raise RecipeError(f"param group {i} has lr={base}; a base LR must be finite and >= 0")
-    horizon = Horizon.pop_from(spec)
+    horizon = Horizon.pop_from(spec, plateau=rec.plateau)
     planner = Planner(name, spec, horizon)
     resolved = planner.resolve(run, base_lrs)
     resolved.plan.update(_trainer_limits(trainer))
@@ -175,7 +175,7 @@ class Planner:
             params = dict(self.spec)
         else:
             params = _coerce_spec(rec, {k: v for k, v in spec.items() if k in rec.params and k != "name"})
-            Horizon.pop_from(params)
+            Horizon.pop_from(params, plateau=rec.plateau)
         return _resolve(rec, params, run, base_lrs)
 
 

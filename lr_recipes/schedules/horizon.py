@@ -43,7 +43,7 @@ class Stretch(Schedule):
         >>> from lr_recipes.schedules.linear import Linear
         >>> old = Linear(base_lr=1.0, start_factor=1.0, end_factor=0.0, steps=10)
         >>> new = Stretch(old, start=6, num=4, den=8)  # 4 steps left, now 8
-        >>> [new(t) for t in (5, 6, 10, 14, 20)]
+        >>> [round(new(t), 6) for t in (5, 6, 10, 14, 20)]
         [0.5, 0.4, 0.2, 0.0, 0.0]
     """
 
