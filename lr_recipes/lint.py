@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from lr_recipes.scheduler import PlateauScheduler, RecipeScheduler
+from lr_recipes.schedules.horizon import Cooldown, Stretch
 from lr_recipes.schedules.warmup import Warmup
 
 _FLOORED = ("cosine", "cosine_restarts", "polynomial", "wsd")
@@ -113,7 +114,10 @@ def _warmup_steps(scheduler: Any) -> int:
 
 
 def _main(schedule: Any) -> Any:
-    return schedule.main if isinstance(schedule, Warmup) else schedule
+    # Under the warmup and any resume phases (Stretch, Cooldown), which all wrap the recipe's schedule as .main.
+    while isinstance(schedule, (Warmup, Stretch, Cooldown)):
+        schedule = schedule.main
+    return schedule
 
 
 def _cycle_steps(scheduler: RecipeScheduler) -> int:

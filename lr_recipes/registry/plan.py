@@ -323,6 +323,9 @@ def resume_plan(
     recipe = planner.name
     horizon: Horizon = planner.horizon
     saved_spec = dict(state.get("recipe") or {})
+    if saved_spec.get("name", recipe) != recipe:
+        # Another recipe at resume is a new schedule on the same step counter (and a warning): no plan to compare.
+        return new_schedules, new_plan, None
     saved_plan = state.get("plan")
     saved_h = state.get("horizon")
     if saved_h:
