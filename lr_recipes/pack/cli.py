@@ -28,7 +28,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lr_recipes.pack.classifier import ImageClassifier
 from lr_recipes.pack.data import CIFAR10DataModule
-from lr_recipes.pack.resume import parse_ckpt_path
+from lr_recipes.pack.resume import drop_disabled_checkpoints, parse_ckpt_path
 from lr_recipes.pack.summary import FitSummary
 from lr_recipes.registry import available, get_recipe
 
@@ -90,6 +90,9 @@ class RecipeCLI(LightningCLI):
             default=False,
             help="After fit, evaluate the final weights on the test set (test_acc goes into the summary).",
         )
+
+    def before_instantiate_classes(self) -> None:
+        drop_disabled_checkpoints(self.config[self.subcommand] if self.subcommand else self.config)
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI would replace model.schedule by the checkpoint's: lay what was given back over it.

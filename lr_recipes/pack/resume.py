@@ -91,6 +91,28 @@ def parse_ckpt_path(cli: Any, lightning_parse: Callable[[], None]) -> None:
         print(f"cooldown: the run ends at optimizer step {end} (trainer.max_steps={end})", file=sys.stderr)
 
 
+def drop_disabled_checkpoints(config: Any) -> None:
+    """With ``trainer.enable_checkpointing: false`` (the smoke overlay), drop the recipe's checkpoint callbacks.
+
+    ``recipes/wsd.yaml`` keeps stable-phase checkpoints to branch from; Lightning refuses a checkpoint callback
+    when checkpointing is off, so the overlay that turns it off turns those off too.
+
+    Example::
+
+        >>> from jsonargparse import Namespace
+        >>> cfg = Namespace(trainer=Namespace(enable_checkpointing=False, callbacks=[
+        ...     Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint")]))
+        >>> drop_disabled_checkpoints(cfg); cfg.trainer.callbacks
+        []
+    """
+    trainer = config.get("trainer")
+    if trainer is None or trainer.get("enable_checkpointing") is not False or not trainer.get("callbacks"):
+        return
+    trainer.callbacks = [
+        cb for cb in trainer.callbacks if not str(getattr(cb, "class_path", "")).endswith(".ModelCheckpoint")
+    ]
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's plain contents (``torch.load(weights_only=True)``, as LightningCLI reads it).
 
