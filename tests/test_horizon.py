@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 import lr_recipes
 from lr_recipes.pack.cli import RecipeCLI
+from lr_recipes.pack.preview import preview_resume
 from lr_recipes.pack.resume import merge_schedule
 from lr_recipes.registry.plan import PlanChangedError
 
@@ -244,6 +245,14 @@ def test_cli_schedule_changes_at_resume_take_effect(tmp_path: Path) -> None:
     assert cli.trainer.global_step == 8
     sched = cli.trainer.lr_scheduler_configs[0].scheduler
     assert sched.horizon["phases"][0]["kind"] == "stretch" and sched.lr_at(8) == [0.0]
+    # plot --ckpt_path draws the same resume: the checkpoint's plan, the resume point and the new plan.
+    smoke = ["--config", str(ROOT / "recipes" / "cosine.yaml"), "--config", str(ROOT / "recipes" / "smoke.yaml")]
+    shown = preview_resume([*smoke, "--trainer.max_epochs", "4"], str(ckpt), str(tmp_path / "refused.png"))
+    assert shown.error is not None and "on_resume: replan" in shown.error and shown.path.is_file()
+    replan = [*smoke, "--trainer.max_epochs", "4", "--model.schedule.on_resume", "replan"]
+    shown = preview_resume(replan, str(ckpt), str(tmp_path / "replan.png"))
+    assert shown.error is None and shown.after == [sched.lr_at(t) for t in range(9)]
+    assert shown.before[: shown.resume_step + 1] == shown.after[: shown.resume_step + 1] and len(shown.before) == 5
 
 
 def test_cli_cooldown_sets_the_run_length(tmp_path: Path) -> None:
