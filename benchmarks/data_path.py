@@ -13,7 +13,9 @@ temporary folder from the JPEG copy of CIFAR-10 in ``../shared/data`` (or synthe
 with ``--smoke``), and its md5 checks (``CIFAR10._check_integrity`` and the meta file's) are bypassed
 because the files are not the official ones. Same batch size, shuffling, ``num_workers`` (0 and 2;
 persistent workers for both) and ``torch.set_num_threads``. A run is the first ``--batches`` batches of a
-training epoch (150, 19200 images); a few batches of each loader (worker start-up) are not timed.
+training epoch (150, 19200 images); a few batches of each loader (worker start-up) are not timed. The CPU time
+per batch of the main process and of the workers is measured too: unlike images/s it does not depend on the
+load from other processes.
 
     .venv/bin/python benchmarks/data_path.py
 """
@@ -38,7 +40,7 @@ import torchvision
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from lr_recipes.pack.data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10DataModule
+from lr_recipes.pack.data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10DataModule, augment_batch
 
 
 def datamodule(args: Any, num_workers: int) -> CIFAR10DataModule:
@@ -113,25 +115,49 @@ def torchvision_loader(root: Path, batch_size: int, num_workers: int) -> DataLoa
     )
 
 
-def batches(loader: DataLoader, finish: Callable[[Any], Any], n: int) -> tuple[float, dict[str, float]]:
-    """Images/s of the first ``n`` batches of an epoch, and the statistics of the last (both paths must agree).
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    The iterator is made before the clock starts: with persistent workers that is where the previous,
-    interrupted epoch's prefetched batches are drained.
+
+def batches(loader: DataLoader, finish: Callable[[Any], Any], n: int) -> tuple[float, dict[str, float]]:
+    """Images/s of the first ``n`` batches of an epoch, and the statistics of the last (both paths must agree)
+    with the CPU milliseconds per batch spent in the main process and in the worker processes.
+
+    The CPU times do not depend on how busy the machine is: the main process's is what a training step
+    waits for when the workers have cores of their own. The iterator is made before the clock starts: with
+    persistent workers that is where the previous, interrupted epoch's prefetched batches are drained.
     """
     images = 0
     it = iter(loader)
-    start = time.perf_counter()
+    workers = [w.pid for w in getattr(it, "_workers", [])]
+    worker_cpu = sum(_cpu_seconds(pid) for pid in workers)
+    main_cpu, start = time.process_time(), time.perf_counter()
     for batch in itertools.islice(it, n):
         x, _ = finish(batch)
         images += len(x)
     seconds = time.perf_counter() - start
+    main_ms = 1000 * (time.process_time() - main_cpu) / n
+    workers_ms = 1000 * (sum(_cpu_seconds(pid) for pid in workers) - worker_cpu) / n
     assert x.dtype == torch.float32 and x.shape[1:] == (3, 32, 32)
-    return images / seconds, {"mean": round(float(x.mean()), 3), "std": round(float(x.std()), 3)}
+    stats = {"mean": round(float(x.mean()), 3), "std": round(float(x.std()), 3)}
+    return images / seconds, {
+        **stats,
+        "main_cpu_ms_per_batch": round(main_ms, 2),
+        "worker_cpu_ms_per_batch": round(workers_ms, 2),
+    }
 
 
 class Paths:
-    """Both loaders for one ``num_workers`` setting, warmed up (persistent workers started)."""
+    """The loaders for one ``num_workers`` setting, warmed up (persistent workers started).
+
+    With workers there is a third, ``ours_main_augments``: the same loader with the augmentation moved back to
+    the main process after the transfer (the design before the workers augmented), for comparison.
+    """
 
     def __init__(self, dm: CIFAR10DataModule, cifar_root: Path, batch_size: int, workers: int, n: int) -> None:
         self.dm, self.n = dm, n
@@ -139,15 +165,24 @@ class Paths:
             "ours": dm.train_dataloader(),
             "torchvision": torchvision_loader(cifar_root, batch_size, workers),
         }
+        if workers:
+            self.loaders["ours_main_augments"] = dm._loader(dm.train_set, train=True)
         self.stats: dict[str, dict[str, float]] = {}
+        self.cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in self.loaders}
         for name, loader in self.loaders.items():
             batches(loader, functools.partial(self.finish, name), 4)  # starts the persistent workers; not timed
 
     def finish(self, name: str, batch: Any) -> Any:
-        return self.dm.on_after_batch_transfer(batch, 0) if name == "ours" else batch
+        if name == "ours_main_augments":
+            x, y = batch
+            dm = self.dm
+            batch = augment_batch(x, crop_padding=dm.crop_padding, flip=dm.flip, cutout=dm.cutout), y
+        return batch if name == "torchvision" else self.dm.on_after_batch_transfer(batch, 0)
 
     def run(self, name: str) -> float:
-        rate, self.stats[name] = batches(self.loaders[name], functools.partial(self.finish, name), self.n)
+        rate, stats = batches(self.loaders[name], functools.partial(self.finish, name), self.n)
+        self.cpu[name].append((stats.pop("main_cpu_ms_per_batch"), stats.pop("worker_cpu_ms_per_batch")))
+        self.stats[name] = stats
         return rate
 
 
@@ -160,10 +195,15 @@ def measure(args: Any, workers: int, cifar_root: Path, repeats: int) -> tuple[di
     rates = common.interleave({name: functools.partial(paths.run, name) for name in paths.loaders}, repeats)
     med = {name: common.median(r) for name, r in rates.items()}
     ratio = med["ours"] / med["torchvision"]
+    cpu = {
+        name: {"main": common.median([m for m, _ in runs]), "workers": common.median([w for _, w in runs])}
+        for name, runs in paths.cpu.items()
+    }
     entry = {
         "images_per_s": {name: [round(r, 1) for r in rs] for name, rs in rates.items()},
         "median_images_per_s": {name: round(r, 1) for name, r in med.items()},
         "timed_batches": n,
+        "cpu_ms_per_batch": cpu,
         "last_batch_stats": paths.stats,
         "source": dm.source,
         "ratio": round(ratio, 2),
@@ -171,9 +211,11 @@ def measure(args: Any, workers: int, cifar_root: Path, repeats: int) -> tuple[di
     }
     print(
         f"num_workers={workers}: ours {med['ours']:.0f} img/s, torchvision {med['torchvision']:.0f} img/s, "
-        f"ratio {ratio:.1f}"
+        f"ratio {ratio:.1f}; ours' CPU ms per batch: main {cpu['ours']['main']:.1f}, "
+        f"workers {cpu['ours']['workers']:.1f}"
     )
-    return entry, [workers, med["ours"], med["torchvision"], ratio, ratio >= 10]
+    row = [workers, med["ours"], med["torchvision"], ratio, ratio >= 10, cpu["ours"]["main"], cpu["ours"]["workers"]]
+    return entry, row
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -197,7 +239,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rows.append(row)
 
     best = max(r[1] for r in rows) / max(r[2] for r in rows)
-    headers = ["num_workers", "ours img/s", "torchvision img/s", "ratio ours/torchvision", "goal >= 10 met"]
+    headers = [
+        "num_workers",
+        "ours img/s",
+        "torchvision img/s",
+        "ratio ours/torchvision",
+        "goal >= 10 met",
+        "ours: main-process CPU ms/batch",
+        "ours: workers' CPU ms/batch",
+    ]
     print(common.table(headers, rows))
     print(f"best of ours / best of torchvision: {best:.1f}")
     result = {

@@ -27,17 +27,23 @@ from lr_recipes.registry import (
     register,
     unregister,
 )
-from lr_recipes.scheduler import PlateauScheduler, RecipeScheduler
 from lr_recipes.units import Duration, DurationError, Run
 
 if TYPE_CHECKING:
     from lr_recipes.callback import LRSchedulerCallback
     from lr_recipes.module import RecipeModule
+    from lr_recipes.scheduler import PlateauScheduler, RecipeScheduler
 
 __version__ = "0.1.0"
 
-# Lightning-dependent names load on first use, so the math and the registry import fast.
-_LAZY = {"LRSchedulerCallback": "lr_recipes.callback", "RecipeModule": "lr_recipes.module"}
+# torch- and Lightning-dependent names load on first use, so the math (lr_recipes.schedules) and the registry
+# import in milliseconds without torch.
+_LAZY = {
+    "LRSchedulerCallback": "lr_recipes.callback",
+    "RecipeModule": "lr_recipes.module",
+    "PlateauScheduler": "lr_recipes.scheduler",
+    "RecipeScheduler": "lr_recipes.scheduler",
+}
 
 
 def __getattr__(name: str) -> Any:

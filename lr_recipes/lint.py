@@ -19,10 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from lr_recipes.scheduler import PlateauScheduler, RecipeScheduler
-from lr_recipes.schedules.horizon import Cooldown, Stretch
+from lr_recipes.schedules.base import Schedule
 from lr_recipes.schedules.warmup import Warmup
-
-_FLOORED = ("cosine", "cosine_restarts", "polynomial", "wsd")
 
 
 def lr_curve(scheduler: RecipeScheduler | PlateauScheduler, steps: int) -> list[list[float]]:
@@ -50,8 +48,12 @@ def lint(scheduler: Any) -> list[str]:
     """Warnings about the schedule of a scheduler built by :func:`lr_recipes.build` (others: none).
 
     Checks: warmup longer than half the run; an LR of 0 on the first step; an LR of 0 for more than a
-    tenth of the run; a ``min_lr`` the run never reaches; ``onecycle`` with an extra warmup; a cyclic or
-    restart schedule cut mid-cycle; a schedule that never changes the LR.
+    tenth of the run; and, from what each schedule declares (see :class:`~lr_recipes.schedules.Schedule`),
+    a :attr:`~lr_recipes.schedules.Schedule.floor` the run never reaches, a warmup in front of a schedule
+    that :attr:`~lr_recipes.schedules.Schedule.warms_up` by itself, a run that ends mid-cycle
+    (:attr:`~lr_recipes.schedules.Schedule.cycle_steps`), and an LR that never changes although the
+    schedule :attr:`~lr_recipes.schedules.Schedule.varies`. A registered recipe whose schedules declare these
+    gets the same checks as the built-in ones.
 
     Example::
 
@@ -63,7 +65,7 @@ def lint(scheduler: Any) -> list[str]:
     if not isinstance(scheduler, (RecipeScheduler, PlateauScheduler)):
         return []
     spec = scheduler.recipe
-    name, total = spec.get("name"), spec.get("total_steps")
+    total = spec.get("total_steps")
     if not total:
         return []
     curve = lr_curve(scheduler, total)
@@ -84,24 +86,25 @@ def lint(scheduler: Any) -> list[str]:
     zero_steps = sum(1 for row in curve if all(lr == 0.0 for lr in row))
     if zero_steps > total / 10:
         out.append(f"the LR is 0 for {zero_steps} of {total} optimizer steps")
-    if name in _FLOORED:
-        floors = [_main(s).min_lr for s in scheduler.schedules]
-        for g, (lr, floor, top) in enumerate(zip(last, floors, peak, strict=True)):
-            if lr > floor + 0.05 * (top - floor) + 1e-15:
-                out.append(
-                    f"min_lr {floor:.3g} is never reached in param group {g}: the last step's LR is {lr:.3g} "
-                    f"({100 * lr / top:.0f}% of the peak); the run ends mid-cycle or the decay is too short"
-                )
-    if name == "onecycle" and warmup_steps:
-        out.append("onecycle warms up by itself (pct_start); warmup adds a second ramp before it")
-    if name == "cyclic":
-        cycle = _cycle_steps(scheduler)
-        if cycle and (total - warmup_steps) % cycle:
+    if isinstance(scheduler, PlateauScheduler):
+        return out  # its LR depends on the metric: the curve without reductions is flat by design
+    mains = [_main(s) for s in scheduler.schedules]
+    for g, (lr, main, top) in enumerate(zip(last, mains, peak, strict=True)):
+        floor = main.floor
+        if floor is not None and lr > floor + 0.05 * (top - floor) + 1e-15:
             out.append(
-                f"the run ends mid-cycle ({(total - warmup_steps) % cycle} steps into a {cycle}-step cycle); "
-                "the final LR is not the cycle's lowest"
+                f"min_lr {floor:.3g} is never reached in param group {g}: the last step's LR is {lr:.3g} "
+                f"({100 * lr / top:.0f}% of the peak); the run ends mid-cycle or the decay is too short"
             )
-    if name not in ("constant", "plateau") and all(row == first for row in curve):
+    if warmup_steps and mains[0].warms_up:
+        out.append(f"{spec.get('name')} warms up by itself; warmup adds a second ramp before it")
+    cycle = mains[0].cycle_steps
+    if cycle and (total - warmup_steps) % cycle:
+        out.append(
+            f"the run ends mid-cycle ({(total - warmup_steps) % cycle} steps into a {cycle}-step cycle); "
+            "the final LR is not the cycle's lowest"
+        )
+    if any(main.varies for main in mains) and all(row == first for row in curve):
         out.append("the LR never changes during the run")
     return out
 
@@ -113,13 +116,5 @@ def _warmup_steps(scheduler: Any) -> int:
     return first.steps if isinstance(first, Warmup) else 0
 
 
-def _main(schedule: Any) -> Any:
-    # Under the warmup and any resume phases (Stretch, Cooldown), which all wrap the recipe's schedule as .main.
-    while isinstance(schedule, (Warmup, Stretch, Cooldown)):
-        schedule = schedule.main
-    return schedule
-
-
-def _cycle_steps(scheduler: RecipeScheduler) -> int:
-    inner = _main(scheduler.schedules[0])
-    return getattr(inner, "up", 0) + getattr(inner, "down", 0)
+def _main(schedule: Schedule) -> Schedule:
+    return schedule.main if isinstance(schedule, Warmup) else schedule

@@ -39,7 +39,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lr_recipes.registry.plan import cooldown_window, resume_plan, resume_warmup, spec_shape
 from lr_recipes.schedules.base import Schedule
-from lr_recipes.schedules.plateau import Plateau, PlateauState
+from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.warmup import warmup_factor
 
 
@@ -497,6 +497,25 @@ class PlateauScheduler(ReduceLROnPlateau):
                 if self.rule.can_reduce(base, floor, self.reductions[i]):
                     self.reductions[i] += 1
         self._apply()
+
+    def decide(self, metrics: Any) -> PlateauDecision:
+        """What ``step(metrics)`` would do, without doing it: the plateau rule's decision and its reason.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = PlateauScheduler(opt, Plateau(patience=0), [0.0])
+            >>> sched.step(1.0); sched.decide(1.0).reduce
+            True
+        """
+        value = float(metrics)
+        levels = [
+            self.rule.level(b, f, k) for b, f, k in zip(self.base_lrs, self.min_lrs, self.reductions, strict=True)
+        ]
+        return self.rule.decide(
+            self.state, value if math.isfinite(value) else math.nan, levels, self.min_lrs, warming_up=self.in_warmup
+        )
 
     def at_min_lr(self) -> bool:
         """Whether every param group has reached its ``min_lr`` (no reduction can lower it further).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -135,30 +136,29 @@ def test_list_and_help_show_every_recipe_and_its_parameters(capsys: pytest.Captu
     assert "--model.schedule" in helped and "cosine_restarts:" in helped and "period_mult: float" in helped
 
 
-def test_a_bad_schedule_fails_before_any_data_is_touched(tmp_path: Path) -> None:
-    with pytest.raises(lr_recipes.RecipeError, match=r"no parameter 'step_sise' \(did you mean 'step_size'\?\)"):
-        main(
-            ["fit", "--config", str(RECIPES / "step.yaml"), "--model.schedule", '{"name": "step", "step_sise": "5ep"}']
-        )
-    with pytest.raises(lr_recipes.RecipeError, match=r'step_size=30 has no unit.*"30ep"'):
-        main(["fit", "--config", str(RECIPES / "step.yaml"), "--model.schedule", '{"name": "step", "step_size": 30}'])
+def _user_error(args: list[str], capsys: pytest.CaptureFixture) -> str:
+    """Run ``main(args)``, expect a user error (exit status 2) and return what it printed on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    return err
 
 
-def test_missing_cifar_offline_names_the_ways_out(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"(?s)cifar-10-python.tar.gz.*imagefolder.*synthetic"):
-        main(
-            [
-                "fit",
-                "--config",
-                str(RECIPES / "cosine.yaml"),
-                "--data.root",
-                str(tmp_path / "nothing"),
-                "--data.download",
-                "false",
-                "--trainer.logger.init_args.save_dir",
-                str(tmp_path),
-            ]
-        )
+def test_a_bad_schedule_fails_before_any_data_is_touched(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    step = ["fit", "--config", str(RECIPES / "step.yaml"), "--data.root", str(tmp_path / "nothing")]
+    err = _user_error([*step, "--model.schedule", '{"name": "step", "step_sise": "5ep"}'], capsys)
+    assert re.search(r"no parameter 'step_sise' \(did you mean 'step_size'\?\)", err)
+    err = _user_error([*step, "--model.schedule", '{"name": "step", "step_size": 30}'], capsys)
+    assert re.search(r'step_size=30 has no unit.*"30ep"', err)
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_missing_cifar_offline_names_the_ways_out(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["fit", "--config", str(RECIPES / "cosine.yaml"), "--data.root", str(tmp_path / "nothing")]
+    err = _user_error([*args, "--data.download", "false", "--trainer.logger.init_args.save_dir", str(tmp_path)], capsys)
+    assert re.search(r"(?s)^error: CIFAR-10 not found.*cifar-10-python.tar.gz.*imagefolder.*synthetic", err)
 
 
 def test_ddp_two_cpu_processes_trace_the_same_lrs_on_both_ranks(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import re
 import tarfile
 import urllib.error
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning as L
 import numpy as np
@@ -23,6 +24,7 @@ from lr_recipes.pack import data
 from lr_recipes.pack.data import (
     CIFAR10_CLASSES,
     CIFAR10DataModule,
+    TensorImages,
     augment_batch,
     make_synthetic,
     normalize_batch,
@@ -361,6 +363,25 @@ def test_loaders_fetch_whole_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [len(y) for _, y in loader] == [32, 32, 32]
     assert len(fetched) == 3, "one __getitems__ call per batch"
     assert [len(y) for _, y in dm.val_dataloader()] == [10]
+
+
+def test_workers_augment_whole_batches_when_batches_stay_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    dm = setup_dm(source="synthetic", synthetic_size=64, val_size=8, batch_size=16, num_workers=1, cutout=8)
+    white = torch.full_like(dm.train_set.images, 255)
+    dm.train_set = TensorImages(white, dm.train_set.labels)
+    dm.trainer = SimpleNamespace(training=True, strategy=SimpleNamespace(root_device=torch.device("cuda")))
+    assert type(dm.train_dataloader().dataset) is TensorImages, "on a GPU the device augments"
+    dm.trainer = SimpleNamespace(training=True, strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    loader = dm.train_dataloader()
+    assert isinstance(loader.dataset, data.AugmentedImages)
+    x, y = next(iter(loader))  # made by the worker process
+    assert x.dtype == torch.uint8 and len(y) == 16
+    zeroed = (x == 0).all(dim=1).flatten(1).sum(1)  # cutout (and the crop's padding) on white images
+    assert (zeroed >= 16).all(), "every image of the batch was augmented in the worker"
+    calls = []
+    monkeypatch.setattr(data, "augment_batch", lambda batch, **kw: calls.append(len(batch)) or batch)
+    out, _ = dm.on_after_batch_transfer((x, y), 0)
+    assert calls == [] and out.dtype == torch.float32, "the main process only normalises"
 
 
 def test_lightning_can_shard_the_loaders() -> None:

@@ -89,7 +89,7 @@ def test_missing_required_parameter_says_what_it_is() -> None:
 def test_spec_shapes() -> None:
     message = fails(r"recipe spec \{'min_lr': 0.0\} has no 'name'; available: ", {"min_lr": 0.0})
     assert "cosine" in message and "plateau" in message
-    fails(r"recipe=\['cosine'\] \(list\); give a name like 'cosine' or a dict", ["cosine"])
+    fails(r"spec=\['cosine'\] \(list\); give a recipe name like 'cosine' or a dict", ["cosine"])
     fails(
         r"recipe 'cosine': min_lr given both in the spec and as keyword arguments",
         {"name": "cosine", "min_lr": 0.0},

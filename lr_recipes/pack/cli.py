@@ -19,18 +19,32 @@ Example::
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
+import warnings
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lr_recipes.pack.classifier import ImageClassifier
-from lr_recipes.pack.data import CIFAR10DataModule
+from lr_recipes.pack.data import CIFAR10DataModule, DataNotFoundError
 from lr_recipes.pack.resume import drop_disabled_checkpoints, parse_ckpt_path
 from lr_recipes.pack.summary import FitSummary
-from lr_recipes.registry import available, get_recipe
+from lr_recipes.registry import RecipeError, available, get_recipe
+from lr_recipes.units import DurationError
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+"""The subcommands LightningCLI parses (its ``Trainer`` methods); the other ones in :data:`COMMANDS` are the pack's."""
+
+_DESCRIPTION = (
+    "Learning-rate recipes for PyTorch Lightning: train CIFAR-10 with a recipe from recipes/*.yaml, preview\n"
+    "its LR curve, or list the recipes and their parameters."
+)
 
 
 def recipes_help() -> str:
@@ -76,9 +90,11 @@ class RecipeCLI(LightningCLI):
         kwargs.setdefault("datamodule_class", CIFAR10DataModule)
         kwargs.setdefault("auto_configure_optimizers", False)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        parser_kwargs = {"formatter_class": _KeepNewlines, "epilog": recipes_help()}
+        parser_kwargs: dict[str, Any] = {"formatter_class": _KeepNewlines, "epilog": recipes_help()}
         if kwargs.get("run", True):
-            parser_kwargs = {sub: dict(parser_kwargs) for sub in ("fit", "validate", "test", "predict")}
+            # jsonargparse names a subcommand's usage after its parent: "python -m lr_recipes [options] fit".
+            subcommands = {sub: dict(parser_kwargs) for sub in LIGHTNING_SUBCOMMANDS}
+            parser_kwargs = {"prog": program_name(), "description": _DESCRIPTION, **subcommands}
         kwargs.setdefault("parser_kwargs", parser_kwargs)
         super().__init__(**kwargs)
 
@@ -109,14 +125,21 @@ def _list_main(argv: list[str]) -> int:
     return 0
 
 
-def _lightning_main(argv: list[str]) -> int:
-    RecipeCLI(args=argv)
+def _run_lightning(args: list[str]) -> int:
+    with warnings.catch_warnings():
+        # main() is the command line: args *is* sys.argv[1:] (less --traceback), not a second source of arguments.
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended", category=UserWarning)
+        RecipeCLI(args=args)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         # Lightning leaves the DDP process group up; tearing it down here lets gloo's threads exit cleanly.
         dist.destroy_process_group()
     return 0
+
+
+def _lightning_main(subcommand: str, argv: list[str]) -> int:
+    return _run_lightning([subcommand, *argv])
 
 
 def _plot_main(argv: list[str]) -> int:
@@ -126,18 +149,99 @@ def _plot_main(argv: list[str]) -> int:
 
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
-    "fit": (_lightning_main, "train a recipe (LightningCLI: --config FILE ..., any key overridable)"),
-    "validate": (_lightning_main, "evaluate on the validation set (LightningCLI)"),
-    "test": (_lightning_main, "evaluate on the test set (LightningCLI)"),
-    "predict": (_lightning_main, "predict (LightningCLI)"),
+    "fit": (partial(_lightning_main, "fit"), "train a recipe (LightningCLI: --config FILE ..., any key overridable)"),
+    "validate": (partial(_lightning_main, "validate"), "evaluate on the validation set (LightningCLI)"),
+    "test": (partial(_lightning_main, "test"), "evaluate on the test set (LightningCLI)"),
+    "predict": (partial(_lightning_main, "predict"), "predict (LightningCLI)"),
     "plot": (_plot_main, "draw a config's LR curve and lint it, without training"),
     "list": (_list_main, "list the recipes with their parameters"),
 }
-"""Every subcommand of ``python -m lr_recipes``: its entry point (taking the rest of argv) and a one-line help."""
+"""Every subcommand of ``python -m lr_recipes``: its entry point (taking the rest of argv) and a one-line help.
+
+The top-level ``--help`` is generated from this table, so a new subcommand is one line here."""
+
+USER_ERRORS: tuple[type[BaseException], ...] = (RecipeError, DurationError, DataNotFoundError)
+"""Exceptions that are a user's mistake: :func:`main` prints their message alone and exits 2.
+
+Every ``ValueError`` subclass defined in ``lr_recipes`` counts too (see :func:`is_user_error`); add a
+type here for a mistake that is not a ``ValueError`` (as ``DataNotFoundError``, a ``FileNotFoundError``)."""
+
+TRACEBACK_ENV = "LR_RECIPES_TRACEBACK"
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a user's mistake (printed without a traceback) rather than a bug.
+
+    A user error is an instance of :data:`USER_ERRORS` or of a ``ValueError`` subclass the project defines
+    (a bare ``ValueError`` may come from anywhere, so it keeps its traceback).
+
+    Example::
+
+        >>> is_user_error(RecipeError("unknown recipe 'cosin'")), is_user_error(ValueError("?"))
+        (True, False)
+    """
+    if isinstance(exc, USER_ERRORS):
+        return True
+    return any(
+        issubclass(cls, ValueError) and cls is not ValueError and cls.__module__.split(".")[0] == "lr_recipes"
+        for cls in type(exc).__mro__
+    )
+
+
+def program_name() -> str:
+    """The program as the user typed it: ``lr-recipes`` for the console script, else ``python -m lr_recipes``.
+
+    Example::
+
+        >>> program_name() in ("python -m lr_recipes", "lr-recipes")
+        True
+    """
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "lr-recipes" if script == "lr-recipes" else "python -m lr_recipes"
+
+
+def main_help() -> str:
+    """The top-level ``--help``: what the program is and every subcommand of :data:`COMMANDS`.
+
+    Example::
+
+        >>> "  plot " in main_help() and "  list " in main_help()
+        True
+    """
+    prog = program_name()
+    width = max(len(name) for name in COMMANDS) + 2
+    commands = "\n".join(f"  {name:<{width}}{text}" for name, (_, text) in COMMANDS.items())
+    return f"""usage: {prog} [--traceback] <command> [options]
+
+{_DESCRIPTION}
+
+commands:
+{commands}
+
+options:
+  -h, --help   show this help and exit
+  --traceback  show the full traceback of an error (or set {TRACEBACK_ENV}=1)
+
+Run `{prog} <command> --help` for a command's options. Examples:
+  {prog} fit --config recipes/cosine.yaml --config recipes/smoke.yaml
+  {prog} plot --config recipes/onecycle.yaml --out onecycle.png
+"""
+
+
+def _unknown_command(name: str) -> str:
+    close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown command {name!r}{hint}; commands: {', '.join(COMMANDS)} (see `{program_name()} --help`)"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m lr_recipes`` and the ``lr-recipes`` script.
+
+    ``argv[0]`` picks a subcommand of :data:`COMMANDS`, which gets the rest. A user error (see
+    :func:`is_user_error`) prints ``error: <message>`` on stderr and exits with status 2, as argparse's do
+    (``SystemExit(2)``, so a Python caller cannot miss it); ``--traceback`` anywhere in ``argv`` or
+    ``LR_RECIPES_TRACEBACK=1`` re-raises it with its traceback instead. jsonargparse's own errors
+    (a bad key or type in a config) keep their format and status 2.
 
     Example::
 
@@ -146,6 +250,24 @@ def main(argv: list[str] | None = None) -> int:
         0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in COMMANDS and argv[0] not in ("fit", "validate", "test", "predict"):
-        return COMMANDS[argv[0]][0](argv[1:])
-    return _lightning_main(argv)
+    show_traceback = "--traceback" in argv or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--traceback"]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(main_help(), end="")
+        return 0
+    if argv[0].startswith("-"):  # LightningCLI's top-level options, e.g. `--config defaults.yaml fit ...`
+        command, rest = _run_lightning, argv
+    elif argv[0] in COMMANDS:
+        command, rest = COMMANDS[argv[0]][0], argv[1:]
+    else:
+        print(f"error: {_unknown_command(argv[0])}", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        return command(rest)
+    except Exception as exc:
+        if show_traceback or not is_user_error(exc):
+            raise
+        # Lightning's trainer re-raises what a hook raised unchanged (call._call_and_handle_interrupt), so
+        # a RecipeError from configure_optimizers or a DataNotFoundError from prepare_data arrives as is.
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

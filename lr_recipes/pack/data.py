@@ -7,7 +7,8 @@ cached with ``torch.save`` so later runs start in a fraction of a second.
 
 The data path is built for speed: a batch is one fancy-index into a uint8 tensor (``__getitems__``),
 and random crop, flip and cutout run vectorised on the batch after it reaches the device
-(``on_after_batch_transfer``), so on a GPU the CPU only shuffles indices. The loaders stay plain
+(``on_after_batch_transfer``), so on a GPU the CPU only shuffles indices. On a CPU with ``num_workers > 0``
+the workers augment whole batches instead (:class:`AugmentedImages`), in parallel with training. The loaders stay plain
 ``torch.utils.data.DataLoader`` objects, so Lightning still injects a ``DistributedSampler`` under DDP.
 
 Example::
@@ -52,6 +53,28 @@ CIFAR10_PER_CLASS = {"train": 5000, "test": 1000}
 _CACHE_VERSION = 1
 
 Source = Literal["torchvision", "imagefolder", "synthetic"]
+
+
+class DataError(ValueError):
+    """A data argument or a dataset on disk that cannot be used; the message says what is wrong and why.
+
+    Example::
+
+        >>> CIFAR10DataModule(batch_size=0)
+        Traceback (most recent call last):
+        ...
+        lr_recipes.pack.data.DataError: batch_size must be a positive int, got 0
+    """
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The dataset is not where the config says and cannot be downloaded; the message names the ways out.
+
+    Example::
+
+        >>> issubclass(DataNotFoundError, FileNotFoundError)
+        True
+    """
 
 
 def augment_batch(
@@ -171,6 +194,39 @@ class TensorImages(Dataset):
         return self.images[idx], self.labels[idx]
 
 
+class AugmentedImages(TensorImages):
+    """:class:`TensorImages` whose batches come out augmented (random crop, flip, cutout; still uint8).
+
+    A ``DataLoader`` worker fetches a whole batch with one ``__getitems__`` call, so with ``num_workers > 0``
+    each worker augments whole batches in parallel with training, instead of the main process doing it after
+    the transfer. Each worker draws from its own torch RNG, which the ``DataLoader`` seeds from the main
+    process's (so ``seed_everything`` makes the augmentation reproducible).
+
+    Args:
+        images: ``(N, 3, H, W)`` uint8.
+        labels: ``(N,)`` int64.
+        crop_padding: see :func:`augment_batch`.
+        flip: see :func:`augment_batch`.
+        cutout: see :func:`augment_batch`.
+
+    Example::
+
+        >>> ds = AugmentedImages(torch.full((4, 3, 8, 8), 7, dtype=torch.uint8), torch.arange(4),
+        ...                      crop_padding=2, flip=True, cutout=0)
+        >>> x, y = ds.__getitems__([0, 2])
+        >>> x.shape, y.tolist(), int(x.max())
+        (torch.Size([2, 3, 8, 8]), [0, 2], 7)
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, *, crop_padding: int, flip: bool, cutout: int) -> None:
+        super().__init__(images, labels)
+        self.crop_padding, self.flip, self.cutout = crop_padding, flip, cutout
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        x, y = super().__getitems__(indices)
+        return augment_batch(x, crop_padding=self.crop_padding, flip=self.flip, cutout=self.cutout), y
+
+
 def _passthrough(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return batch
 
@@ -248,7 +304,7 @@ def _decode_torchvision(root: Path, download: bool) -> _Decoded:
             splits[split] = (images, torch.tensor(ds.targets, dtype=torch.int64))
     # URLError is an OSError, a missing or bad file a RuntimeError, a truncated archive a TarError/EOFError.
     except (OSError, RuntimeError, EOFError, tarfile.TarError) as e:
-        raise FileNotFoundError(_missing_cifar_message(root, download, e)) from e
+        raise DataNotFoundError(_missing_cifar_message(root, download, e)) from e
     return _Decoded(classes=list(ds.classes), train=splits["train"], test=splits["test"])
 
 
@@ -257,9 +313,9 @@ def _decode_image(data: bytes, name: str) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as im:
             arr = np.asarray(im.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"cannot decode image {name}: {e}") from e
+        raise DataError(f"cannot decode image {name}: {e}") from e
     if arr.shape[:2] != (32, 32):
-        raise ValueError(
+        raise DataError(
             f"image {name} is {arr.shape[1]}×{arr.shape[0]}; CIFAR-10 images must be 32×32 (resize the tree first)"
         )
     return arr
@@ -294,7 +350,7 @@ def _walk_archive(path: Path) -> Iterator[tuple[str, str, str, bytes | None]]:
                     if Path(name).suffix.lower() in IMG_EXTENSIONS and not name.startswith("."):
                         yield parts[0], parts[1], f"{m.name} in {path}", tar.extractfile(m).read()
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise ValueError(f"cannot read archive {str(path)!r} ({e}): truncated, corrupt or not a tar?") from e
+        raise DataError(f"cannot read archive {str(path)!r} ({e}): truncated, corrupt or not a tar?") from e
 
 
 def _decode_imagefolder(root: Path) -> _Decoded:
@@ -307,13 +363,13 @@ def _decode_imagefolder(root: Path) -> _Decoded:
             images.append((name, _decode_image(data, name)))
     for split in SPLITS:
         if not found[split]:
-            raise ValueError(f"{str(root)!r} has no {split}/<class>/ folders; expected train/ and test/")
+            raise DataError(f"{str(root)!r} has no {split}/<class>/ folders; expected train/ and test/")
         for cls, images in found[split].items():
             if not images:
-                raise ValueError(f"class folder {split}/{cls} in {str(root)!r} holds no images")
+                raise DataError(f"class folder {split}/{cls} in {str(root)!r} holds no images")
     classes = sorted(found["train"])
     if classes != sorted(found["test"]):
-        raise ValueError(
+        raise DataError(
             f"train and test classes differ in {str(root)!r}: train {classes}, test {sorted(found['test'])}"
         )
     splits = {}
@@ -337,7 +393,7 @@ def _check_complete(data: _Decoded, root: Path) -> None:
         counts = torch.bincount(data[split][1], minlength=10).tolist()
         for cls, count in zip(data["classes"], counts, strict=True):
             if count != CIFAR10_PER_CLASS[split]:
-                raise ValueError(
+                raise DataError(
                     f"{str(root)!r} has the CIFAR-10 classes but {split}/{cls} holds {count} images, not "
                     f"{CIFAR10_PER_CLASS[split]}: an incomplete extraction? Re-extract it, or pass "
                     "allow_partial=True to use what is there."
@@ -455,7 +511,10 @@ class CIFAR10DataModule(L.LightningDataModule):
         download: torchvision only: download the dataset if it is not in ``root``.
         batch_size: Training batch size.
         eval_batch_size: Validation/test batch size; ``None`` means ``batch_size``.
-        num_workers: DataLoader worker processes. 0 is usually fastest: a batch is one tensor index.
+        num_workers: DataLoader worker processes. With workers and a CPU run, the workers also augment the
+            training batches (see :class:`AugmentedImages`); on a GPU the augmentation stays on the device.
+            Workers need free cores to help: receiving a batch from one costs the main process about as
+            much as augmenting it, so when training already uses every core, 0 is the cheaper choice.
         val_size: Training images held out for validation; 0 disables validation. For the synthetic
             source it is capped at ``synthetic_size // 4``.
         seed: Seeds the train/val split, ``train_subset`` and the synthetic images.
@@ -473,9 +532,10 @@ class CIFAR10DataModule(L.LightningDataModule):
         pin_memory: Pin loader memory; ``None`` pins when CUDA is available.
 
     Raises:
-        ValueError: At construction, for any argument out of range (the message names it).
-        FileNotFoundError: In ``prepare_data``, if the data is absent and cannot be downloaded; the
-            message names the folder and the ways out.
+        DataError: At construction, for any argument out of range (the message names it); in ``setup``,
+            for a dataset on disk that cannot be used. A ``ValueError``.
+        DataNotFoundError: In ``prepare_data``, if the data is absent and cannot be downloaded; the
+            message names the folder and the ways out. A ``FileNotFoundError``.
 
     Example::
 
@@ -517,7 +577,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.save_hyperparameters()
         for name, (ok, allowed) in _ARG_RULES.items():
             if not ok(self.hparams[name]):
-                raise ValueError(f"{name} must be {allowed}, got {self.hparams[name]!r}")
+                raise DataError(f"{name} must be {allowed}, got {self.hparams[name]!r}")
 
         self.source, self.root, self.download = source, Path(root), download
         default_cache = self.root / "cache" if source == "torchvision" else Path("data", "cache")
@@ -532,6 +592,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
         self.test_set: TensorImages | None = None
+        self._augmented_in_workers = False
 
     @property
     def cache_path(self) -> Path:
@@ -557,7 +618,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         if self.source == "synthetic" or self._read_cache() is not None:
             return
         if self.source == "imagefolder" and not self.root.exists():
-            raise FileNotFoundError(f"imagefolder root {str(self.root)!r} does not exist")
+            raise DataNotFoundError(f"imagefolder root {str(self.root)!r} does not exist")
         _check_writable(self.cache_dir)
         if self.source == "torchvision":
             data = _decode_torchvision(self.root, self.download)
@@ -596,13 +657,11 @@ class CIFAR10DataModule(L.LightningDataModule):
         images, labels = data["train"]
         val_size = self._val_count()
         if val_size >= len(labels):
-            raise ValueError(
-                f"val_size={self.val_size} leaves no training images: the training split has {len(labels)}"
-            )
+            raise DataError(f"val_size={self.val_size} leaves no training images: the training split has {len(labels)}")
         train_idx, val_idx = split_indices(len(labels), val_size, self.seed)
         if self.train_subset is not None:
             if self.train_subset > len(train_idx):
-                raise ValueError(f"train_subset={self.train_subset} exceeds the {len(train_idx)} training images")
+                raise DataError(f"train_subset={self.train_subset} exceeds the {len(train_idx)} training images")
             train_idx = train_idx[stratified_subset(labels[train_idx], self.train_subset, self.seed)]
         self.train_set = TensorImages(images[train_idx], labels[train_idx])
         self.val_set = TensorImages(images[val_idx], labels[val_idx])
@@ -622,9 +681,29 @@ class CIFAR10DataModule(L.LightningDataModule):
             collate_fn=_passthrough,
         )
 
+    def _augment_in_workers(self) -> bool:
+        """Augment in the loader's workers: there are some, and the batches stay on the CPU, where the main
+        process would otherwise augment them between training steps (a GPU does it faster on the device)."""
+        if self.num_workers == 0 or self.train_set is None:
+            return False
+        device = getattr(getattr(self.trainer, "strategy", None), "root_device", None)
+        return device is None or device.type == "cpu"
+
     def train_dataloader(self) -> DataLoader:
-        """Shuffled uint8 training batches (augmented later, on the device)."""
-        return self._loader(self.train_set, train=True)
+        """Shuffled uint8 training batches, augmented by the workers (CPU run with ``num_workers > 0``) or
+        later, on the device, by :meth:`on_after_batch_transfer`."""
+        self._augmented_in_workers = self._augment_in_workers()
+        if not self._augmented_in_workers:
+            return self._loader(self.train_set, train=True)
+        assert self.train_set is not None
+        augmented = AugmentedImages(
+            self.train_set.images,
+            self.train_set.labels,
+            crop_padding=self.crop_padding,
+            flip=self.flip,
+            cutout=self.cutout,
+        )
+        return self._loader(augmented, train=True)
 
     def val_dataloader(self) -> DataLoader | list:
         """Validation batches in fixed order; an empty list (no validation) when ``val_size`` is 0."""
@@ -639,9 +718,9 @@ class CIFAR10DataModule(L.LightningDataModule):
         return self._loader(self.test_set)
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
-        """Augment training batches on the device, then convert every batch to normalised float."""
+        """Augment training batches on the device (unless the workers did), then make every batch normalised float."""
         x, y = batch
-        if self.trainer is not None and self.trainer.training:
+        if self.trainer is not None and self.trainer.training and not self._augmented_in_workers:
             x = augment_batch(x, crop_padding=self.crop_padding, flip=self.flip, cutout=self.cutout)
         if self.normalize:
             x = normalize_batch(x, channels_last=self.channels_last)

@@ -18,9 +18,11 @@ from typing import Any
 
 from lr_recipes.lint import lint, lr_curve
 from lr_recipes.pack.classifier import ImageClassifier
-from lr_recipes.pack.cli import RecipeCLI
+from lr_recipes.pack.cli import RecipeCLI, program_name
 from lr_recipes.pack.data import CIFAR10DataModule
 from lr_recipes.plotting import draw_lr, draw_resume
+from lr_recipes.registry import RecipeError
+from lr_recipes.scheduler import PlateauScheduler
 from lr_recipes.units import Run
 
 
@@ -50,7 +52,7 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
     ``accumulate_grad_batches`` batches and one for the last partial window of each epoch.
 
     Raises:
-        ValueError: for an open-ended run (``max_epochs: -1`` and ``max_steps: -1``).
+        RecipeError: for an open-ended run (``max_epochs: -1`` and ``max_steps: -1``).
 
     Example::
 
@@ -69,7 +71,7 @@ def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]
         batches = int(batches * limit)
     run = Run.from_counts(batches, trainer.accumulate_grad_batches, trainer.max_steps, trainer.max_epochs)
     if run.total_steps is None:
-        raise ValueError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
+        raise RecipeError("the run is open-ended (max_epochs -1 and max_steps -1); plot needs its length")
     return run, batch
 
 
@@ -123,7 +125,9 @@ def preview(config_args: list[str], out: str | None = None) -> Preview:
         momenta = [[None] * len(lrs[0])] * run.total_steps
     result = Preview(run, scheduler.recipe["name"], lrs, momenta, lint(scheduler), None)
     if out is not None:
-        result.path = _draw(result, Path(out), model.schedule)
+        # A plateau's reductions are not known before training: the curve shows the LR without any.
+        note = "reductions depend on the monitored metric" if isinstance(scheduler, PlateauScheduler) else None
+        result.path = _draw(result, Path(out), model.schedule, note)
     return result
 
 
@@ -160,7 +164,7 @@ def preview_resume(config_args: list[str], ckpt_path: str, out: str | None = Non
         >>> p = preview_resume(["--config", "recipes/wsd.yaml"], "wsd-epoch=39.ckpt", "resume.png")  # doctest: +SKIP
     """
     from lr_recipes.pack.resume import ResumeError, cooldown_end, load_checkpoint, merge_schedule
-    from lr_recipes.registry import RecipeError, check_spec
+    from lr_recipes.registry import check_spec
 
     checkpoint = load_checkpoint(ckpt_path)
     states = checkpoint.get("lr_schedulers") or []
@@ -226,7 +230,7 @@ def _mode(schedule: Any) -> str:
     return "unchanged plan" if on_resume == "error" else f"on_resume {on_resume}"
 
 
-def _draw(p: Preview, out: Path, spec: dict[str, Any]) -> Path:
+def _draw(p: Preview, out: Path, spec: dict[str, Any], note: str | None) -> Path:
     steps = list(range(len(p.lrs)))
     groups = range(len(p.lrs[0]))
     lrs = {f"param group {g}": (steps, [row[g] for row in p.lrs]) for g in groups}
@@ -235,14 +239,13 @@ def _draw(p: Preview, out: Path, spec: dict[str, Any]) -> Path:
     # The parameters the config sets (the spec as written), wrapped to the figure's width.
     params = textwrap.fill(", ".join(f"{k}={v}" for k, v in spec.items() if k != "name") or "defaults", 110)
     title = f"{p.recipe}: {p.run.total_steps} optimizer steps, {p.run.steps_per_epoch} per epoch\n{params}"
-    note = "reductions depend on the monitored metric" if p.recipe == "plateau" else None
     draw_lr(lrs, momenta, out=out, title=title, epoch_lines=range(0, len(steps), every) if every else (), note=note)
     return out
 
 
 def plot_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lr_recipes plot",
+        prog=f"{program_name()} plot",
         description="Draw the LR curve of a config without training, and lint it.",
         epilog="Any other argument (--config FILE, --trainer.max_epochs 10, ...) is read as by `fit`.",
     )

@@ -23,12 +23,12 @@ from lr_recipes.registry.plan import Horizon, start_cooldown
 from lr_recipes.registry.spec import _coerce_spec, _split_spec
 from lr_recipes.registry.step_form import _step_form_schedules
 from lr_recipes.schedules.base import Schedule
-from lr_recipes.schedules.warmup import WARMUP_SHAPES, Warmup
+from lr_recipes.schedules.warmup import Warmup, WarmupShape
 from lr_recipes.units import Duration, DurationError, Run
 
 
 def build(
-    recipe: str | Mapping[str, Any],
+    spec: str | Mapping[str, Any],
     optimizer: Any,
     *,
     trainer: Any = None,
@@ -36,10 +36,10 @@ def build(
     steps_per_epoch: int | None = None,
     **params: Any,
 ) -> dict[str, Any]:
-    """Build the scheduler of ``recipe`` for ``optimizer`` as a Lightning ``lr_scheduler`` config.
+    """Build the scheduler of ``spec`` for ``optimizer`` as a Lightning ``lr_scheduler`` config.
 
     Args:
-        recipe: a registered name or a spec dict ``{"name": ..., **params}``.
+        spec: a registered recipe's name or a spec dict ``{"name": ..., **params}``.
         optimizer: the torch optimizer; each param group keeps its own base LR (its ``lr`` now).
         trainer: the fitting ``Trainer``, to resolve durations against (use in ``configure_optimizers``).
         total_steps: optimizer steps in the run (instead of ``trainer``).
@@ -65,7 +65,7 @@ def build(
         >>> [round(lr, 6) for lr in (cfg["scheduler"].lr_at(29)[0], cfg["scheduler"].lr_at(30)[0])]
         [0.1, 0.01]
     """
-    name, spec = _split_spec(recipe, params)
+    name, spec = _split_spec(spec, params)  # from here on, spec holds the parameters only
     rec = get_recipe(name)
     spec = _coerce_spec(rec, spec)
     run = _resolve_run(trainer, total_steps, steps_per_epoch)
@@ -218,9 +218,17 @@ def _resolve(rec: Any, spec: dict[str, Any], run: Run, base_lrs: list[float]) ->
             )
         if warmup_steps:
             schedules = [Warmup(s, warmup_steps, start_factor, shape) for s in schedules]
-    floors = list(ctx.floors) if ctx.floors is not None else [0.0] * len(base_lrs)
+    # What a cooldown decays to: the floor each schedule declares (its min_lr), 0 where it declares none.
+    floors = [_floor(s) for s in schedules] if schedules else [0.0] * len(base_lrs)
     plan = {"total_steps": run.total_steps, "steps_per_epoch": run.steps_per_epoch, "steps": dict(ctx.resolved)}
     return Resolved(schedules, plateau, warmup_steps, floors, plan)
+
+
+def _floor(schedule: Schedule) -> float:
+    while isinstance(schedule, Warmup):
+        schedule = schedule.main
+    floor = schedule.floor
+    return 0.0 if floor is None else float(floor)
 
 
 def _trainer_limits(trainer: Any) -> dict[str, Any]:
@@ -250,11 +258,10 @@ def _resolve_run(trainer: Any, total_steps: int | None, steps_per_epoch: int | N
     return Run(total_steps=total_steps, steps_per_epoch=steps_per_epoch)
 
 
-def _warmup_steps(ctx: RecipeContext, warmup: Duration | None, start_factor: float, shape: str) -> int:
+def _warmup_steps(ctx: RecipeContext, warmup: Duration | None, start_factor: float, shape: WarmupShape) -> int:
     ctx.check(0.0 <= start_factor <= 1.0, "warmup_start_factor", start_factor, "0 <= warmup_start_factor <= 1")
     if shape == "exponential" and start_factor == 0.0:
         raise ctx.fail("warmup_start_factor", start_factor, "> 0 with warmup_shape='exponential'")
-    assert shape in WARMUP_SHAPES
     if warmup is None:
         return 0
     steps = ctx.steps(warmup, "warmup", clock="run", minimum=0)

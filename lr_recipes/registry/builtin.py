@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import itertools
-from typing import Literal
 
 from lr_recipes.registry.base import PerGroup
 from lr_recipes.registry.context import PlateauSpec, RecipeContext
@@ -29,15 +28,20 @@ from lr_recipes.schedules import (
     Cosine,
     CosineRestarts,
     Cyclic,
+    CyclicMode,
+    DecayShape,
     Exponential,
     InverseSqrt,
     Linear,
     MultiStep,
     OneCycle,
+    OneCycleAnneal,
     Plateau,
+    PlateauMode,
     Polynomial,
     Schedule,
     Step,
+    ThresholdMode,
 )
 from lr_recipes.units import Duration
 
@@ -202,7 +206,7 @@ def onecycle(
     max_lr: PerGroup | None = None,
     peak_factor: float | None = None,
     pct_start: float = 0.3,
-    anneal: Literal["cos", "linear"] = "cos",
+    anneal: OneCycleAnneal = "cos",
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
     three_phase: bool = False,
@@ -261,7 +265,7 @@ def cyclic(
     down: Duration | None = None,
     max_lr: PerGroup | None = None,
     peak_factor: float | None = None,
-    mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+    mode: CyclicMode = "triangular",
     gamma: float = 1.0,
     cycle_momentum: bool = True,
     base_momentum: float = 0.8,
@@ -299,7 +303,7 @@ def cyclic(
 def wsd(
     ctx: RecipeContext,
     decay: Duration = Duration(20, "%"),
-    decay_shape: Literal["linear", "cosine", "1-sqrt"] = "1-sqrt",
+    decay_shape: DecayShape = "1-sqrt",
     min_lr: PerGroup | None = None,
     min_lr_ratio: float | None = None,
 ) -> list[Schedule]:
@@ -339,11 +343,11 @@ def inverse_sqrt(ctx: RecipeContext, timescale: Duration | None = None) -> list[
 def plateau(
     ctx: RecipeContext,
     monitor: str = "val_loss",
-    mode: Literal["min", "max"] = "min",
+    mode: PlateauMode = "min",
     factor: float = 0.1,
     patience: int = 10,
     threshold: float = 1e-4,
-    threshold_mode: Literal["rel", "abs"] = "rel",
+    threshold_mode: ThresholdMode = "rel",
     cooldown: int = 0,
     min_lr: PerGroup = 0.0,
     eps: float = 1e-8,

@@ -54,8 +54,6 @@ class RecipeContext:
     spec: dict[str, Any] = field(default_factory=dict)
     resolved: dict[str, int] = field(default_factory=dict)
     """Every duration the factory resolved, in optimizer steps, by parameter: the run's plan."""
-    floors: list[float] | None = None
-    """Each group's floor as the factory resolved it (``min_lr``); what a cooldown decays to."""
 
     @property
     def main_steps(self) -> int | None:
@@ -159,8 +157,7 @@ class RecipeContext:
         if min_lr_ratio is not None:
             if not 0.0 <= min_lr_ratio <= 1.0:
                 raise self.fail("min_lr_ratio", min_lr_ratio, "0 <= min_lr_ratio <= 1")
-            self.floors = [base * min_lr_ratio for base in self.base_lrs]
-            return self.floors
+            return [base * min_lr_ratio for base in self.base_lrs]
         floors = self.per_group(0.0 if min_lr is None else min_lr, "min_lr")
         for i, (floor, base) in enumerate(zip(floors, self.base_lrs, strict=True)):
             if floor < 0 or floor > base:
@@ -172,7 +169,6 @@ class RecipeContext:
                 raise RecipeError(
                     f"recipe {self.recipe!r}: min_lr={_show(min_lr)} {where}; allowed: 0 <= min_lr <= base LR"
                 )
-        self.floors = floors
         return floors
 
     def check(self, ok: bool, param: str, value: Any, allowed: str) -> None:

@@ -19,7 +19,7 @@ from lr_recipes.registry.entries import available, get_recipe
 from lr_recipes.units import Duration, DurationError
 
 
-def check_spec(recipe: str | Mapping[str, Any], **params: Any) -> dict[str, Any]:
+def check_spec(spec: str | Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Check a spec without a run (name, parameter names, types, required ones); return it as a dict.
 
     Durations are checked for their units but not against a run: :func:`build` does that. Use it to fail
@@ -37,20 +37,21 @@ def check_spec(recipe: str | Mapping[str, Any], **params: Any) -> dict[str, Any]
         ...
         lr_recipes.registry.RecipeError: recipe 'cosine' has no parameter 'min_lr_ration' (did you mean ...
     """
-    name, spec = _split_spec(recipe, params)
-    _coerce_spec(get_recipe(name), spec)
-    return {"name": name, **spec}
+    name, params = _split_spec(spec, params)
+    _coerce_spec(get_recipe(name), params)
+    return {"name": name, **params}
 
 
-def _split_spec(recipe: str | Mapping[str, Any], params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    if isinstance(recipe, str):
-        return recipe, dict(params)
-    if not isinstance(recipe, Mapping):
+def _split_spec(spec: str | Mapping[str, Any], params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(name, parameters)`` of a spec (a name or ``{"name": ..., **params}``) with ``params`` merged in."""
+    if isinstance(spec, str):
+        return spec, dict(params)
+    if not isinstance(spec, Mapping):
         raise RecipeError(
-            f"recipe={recipe!r} ({type(recipe).__name__}); give a name like 'cosine' or a dict "
+            f"spec={spec!r} ({type(spec).__name__}); give a recipe name like 'cosine' or a dict "
             "{'name': 'cosine', ...params}"
         )
-    spec = dict(recipe)
+    spec = dict(spec)
     if "name" not in spec:
         raise RecipeError(f"recipe spec {spec} has no 'name'; available: {', '.join(available())}")
     name = spec.pop("name")

@@ -1,6 +1,9 @@
 """Closed-form schedules: each the LR of one param group as a pure function of the optimizer step.
 
-No torch, no Lightning: see :mod:`lr_recipes.schedules.base` for the contract.
+No torch, no Lightning: see :mod:`lr_recipes.schedules.base` for the contract. Every class checks its arguments
+(:class:`ScheduleError`, a ``ValueError``); a parameter with a fixed set of values has one ``Literal`` alias
+(``WarmupShape``, ``CyclicMode``, ``DecayShape``, ``PlateauMode``, ``ThresholdMode``, ``OneCycleAnneal``) that the
+class, its check (``typing.get_args``) and the registry's recipe signatures all read.
 
 Example::
 
@@ -10,42 +13,45 @@ Example::
     (0.0, 0.1, 0.0)
 """
 
-from lr_recipes.schedules.base import Constant, Schedule
+from lr_recipes.schedules.base import Constant, Schedule, ScheduleError
 from lr_recipes.schedules.cosine import Cosine, CosineRestarts
-from lr_recipes.schedules.cyclic import CYCLIC_MODES, Cyclic
+from lr_recipes.schedules.cyclic import Cyclic, CyclicMode
 from lr_recipes.schedules.horizon import Cooldown, Stretch
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
 from lr_recipes.schedules.linear import Linear, Polynomial
-from lr_recipes.schedules.onecycle import OneCycle
-from lr_recipes.schedules.plateau import PLATEAU_MODES, THRESHOLD_MODES, Plateau, PlateauState
+from lr_recipes.schedules.onecycle import OneCycle, OneCycleAnneal
+from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauMode, PlateauState, ThresholdMode
 from lr_recipes.schedules.step import Exponential, MultiStep, Step
-from lr_recipes.schedules.warmup import WARMUP_SHAPES, Warmup, warmup_factor
-from lr_recipes.schedules.wsd import DECAY_SHAPES, WSD, decay_shape
+from lr_recipes.schedules.warmup import Warmup, WarmupShape, warmup_factor
+from lr_recipes.schedules.wsd import WSD, DecayShape, decay_shape
 
 __all__ = [
-    "CYCLIC_MODES",
-    "DECAY_SHAPES",
-    "PLATEAU_MODES",
-    "THRESHOLD_MODES",
-    "WARMUP_SHAPES",
     "WSD",
     "Constant",
     "Cooldown",
     "Cosine",
     "CosineRestarts",
     "Cyclic",
+    "CyclicMode",
+    "DecayShape",
     "Exponential",
     "InverseSqrt",
     "Linear",
     "MultiStep",
     "OneCycle",
+    "OneCycleAnneal",
     "Plateau",
+    "PlateauDecision",
+    "PlateauMode",
     "PlateauState",
     "Polynomial",
     "Schedule",
+    "ScheduleError",
     "Step",
     "Stretch",
+    "ThresholdMode",
     "Warmup",
+    "WarmupShape",
     "decay_shape",
     "warmup_factor",
 ]

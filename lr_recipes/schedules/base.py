@@ -17,13 +17,38 @@ Example::
 
 from __future__ import annotations
 
+import difflib
+import math
 from dataclasses import dataclass
+from typing import Any, ClassVar, get_args
+
+
+class ScheduleError(ValueError):
+    """A schedule built with an argument it cannot use; the message names the class, the argument, the
+    value and what is allowed.
+
+    Example::
+
+        >>> Constant(base_lr=-1.0)
+        Traceback (most recent call last):
+        ...
+        lr_recipes.schedules.ScheduleError: Constant: base_lr=-1.0 is not allowed; allowed: a finite LR >= 0
+    """
+
+    # Shown in tracebacks as its public path, where users import it from.
+    __module__ = "lr_recipes.schedules"
 
 
 class Schedule:
     """Base class: ``__call__(t) -> lr`` for one param group, ``momentum(t) -> float | None``.
 
-    Subclasses are frozen dataclasses holding plain numbers, so they pickle and compare by value.
+    Subclasses are frozen dataclasses holding plain numbers, so they pickle and compare by value, and check
+    their arguments in ``__post_init__`` (raising :class:`ScheduleError`).
+
+    A schedule also *declares* what :func:`lr_recipes.lint.lint` checks against the run, so a registered
+    recipe gets the same lint as a built-in one: :attr:`floor` (the LR it means to end at),
+    :attr:`cycle_steps` (the length of its repeating cycle), :attr:`warms_up` (it ramps up by itself) and
+    :attr:`varies` (it is meant to move the LR). The defaults declare nothing.
 
     Example::
 
@@ -37,8 +62,35 @@ class Schedule:
         0.25
     """
 
+    warms_up: ClassVar[bool] = False
+    """The schedule starts with its own ramp up (one-cycle), so a warmup prefix is a second one."""
+    varies: ClassVar[bool] = True
+    """The schedule is meant to move the LR (a constant one is not warned about never changing)."""
+
     def __call__(self, t: int) -> float:
         raise NotImplementedError
+
+    @property
+    def floor(self) -> float | None:
+        """The LR the schedule decays to and should reach by the end of the run; ``None``: no such target.
+
+        Example::
+
+            >>> Constant(0.1).floor is None
+            True
+        """
+        return None
+
+    @property
+    def cycle_steps(self) -> int | None:
+        """Steps in one cycle of a schedule that repeats; a run should end on a cycle boundary.
+
+        Example::
+
+            >>> Constant(0.1).cycle_steps is None
+            True
+        """
+        return None
 
     def momentum(self, t: int) -> float | None:
         """Momentum (or Adam's beta1) for step ``t``, or ``None`` to leave it unchanged.
@@ -49,6 +101,56 @@ class Schedule:
             True
         """
         return None
+
+    # Argument checks for ``__post_init__``; ``self._require(ok, "gamma", "> 0")`` names self's class.
+    def _require(self, ok: bool, param: str, allowed: str) -> None:
+        require(self, ok, param, allowed)
+
+    def _require_choice(self, param: str, choices: Any) -> None:
+        require_choice(self, param, choices)
+
+    def _require_lr(self, *params: str) -> None:
+        for param in params:
+            value = getattr(self, param)
+            finite = isinstance(value, (int, float)) and math.isfinite(value)
+            require(self, finite and value >= 0, param, "a finite LR >= 0")
+
+    def _require_steps(self, *params: str, minimum: int = 1) -> None:
+        for param in params:
+            value = getattr(self, param)
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            require(self, whole and value >= minimum, param, f"an integer number of optimizer steps >= {minimum}")
+
+
+def require(owner: object, ok: bool, param: str, allowed: str) -> None:
+    """Raise :class:`ScheduleError` about ``owner``'s argument ``param`` unless ``ok``.
+
+    Example::
+
+        >>> require(Constant(0.1), False, "base_lr", "<= 0.05")
+        Traceback (most recent call last):
+        ...
+        lr_recipes.schedules.ScheduleError: Constant: base_lr=0.1 is not allowed; allowed: <= 0.05
+    """
+    if not ok:
+        value = getattr(owner, param)
+        raise ScheduleError(f"{type(owner).__name__}: {param}={value!r} is not allowed; allowed: {allowed}")
+
+
+def require_choice(owner: object, param: str, choices: Any) -> None:
+    """Raise :class:`ScheduleError` unless ``owner``'s argument ``param`` is one of the ``Literal`` ``choices``;
+    the message names the closest one.
+
+    Example::
+
+        >>> from typing import Literal
+        >>> require_choice(Constant(0.1), "base_lr", Literal[0.1, 0.2])
+    """
+    value, allowed = getattr(owner, param), get_args(choices)
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), [str(c) for c in allowed], n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        require(owner, False, param, f"one of {', '.join(repr(c) for c in allowed)}{hint}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +164,10 @@ class Constant(Schedule):
     """
 
     base_lr: float
+    varies: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr")
 
     def __call__(self, t: int) -> float:
         return self.base_lr

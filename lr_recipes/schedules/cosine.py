@@ -35,6 +35,15 @@ class Cosine(Schedule):
     min_lr: float
     steps: int
 
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr", "min_lr")
+        self._require_steps("steps")
+
+    @property
+    def floor(self) -> float:
+        """``min_lr``, reached after ``steps``."""
+        return self.min_lr
+
     def __call__(self, t: int) -> float:
         return _cosine(self.base_lr, self.min_lr, min(t, self.steps) / self.steps)
 
@@ -59,6 +68,17 @@ class CosineRestarts(Schedule):
     period: float
     period_mult: float = 1.0
     decay: float = 1.0
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr", "min_lr")
+        self._require(self.period > 0, "period", "> 0 steps")
+        self._require(self.period_mult >= 1.0, "period_mult", ">= 1")
+        self._require(0.0 < self.decay <= 1.0, "decay", "0 < decay <= 1")
+
+    @property
+    def floor(self) -> float:
+        """``min_lr``, where every cycle ends: a run should end on it, not mid-cycle."""
+        return self.min_lr
 
     def cycle(self, t: int) -> tuple[int, float, float]:
         """``(index, start step, length)`` of the cycle holding step ``t``.

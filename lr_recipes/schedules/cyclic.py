@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from lr_recipes.schedules.base import Schedule
 
-CYCLIC_MODES: tuple[str, ...] = ("triangular", "triangular2", "exp_range")
+CyclicMode = Literal["triangular", "triangular2", "exp_range"]
+"""How the amplitude changes from cycle to cycle: constant, halved each cycle, or ``gamma ** t``."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,26 @@ class Cyclic(Schedule):
     max_lr: float
     up: int
     down: int
-    mode: str = "triangular"
+    mode: CyclicMode = "triangular"
     gamma: float = 1.0
     cycle_momentum: bool = True
     base_momentum: float = 0.8
     max_momentum: float = 0.9
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr", "max_lr")
+        self._require_steps("up", "down")
+        self._require_choice("mode", CyclicMode)
+        self._require(0.0 < self.gamma <= 1.0, "gamma", "0 < gamma <= 1")
+        if self.cycle_momentum:
+            self._require(
+                self.base_momentum <= self.max_momentum, "base_momentum", f"<= max_momentum ({self.max_momentum})"
+            )
+
+    @property
+    def cycle_steps(self) -> int:
+        """``up + down``."""
+        return self.up + self.down
 
     def _position(self, t: int) -> tuple[float, float]:
         """``(scale_factor, amplitude scale)`` at step ``t``, exactly as torch's ``CyclicLR.get_lr``."""

@@ -14,7 +14,7 @@ so a run that was re-planned or cooled down resumes bit-exactly again.
 Example::
 
     >>> from lr_recipes.schedules.base import Constant
-    >>> s = Cooldown(Constant(1.0), start=4, steps=4, floor=0.0, shape="linear")
+    >>> s = Cooldown(Constant(1.0), start=4, steps=4, min_lr=0.0, shape="linear")
     >>> [s(t) for t in range(10)]
     [1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lr_recipes.schedules.base import Schedule
-from lr_recipes.schedules.wsd import DECAY_SHAPES, decay_shape
+from lr_recipes.schedules.wsd import DecayShape, decay_shape
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,14 @@ class Stretch(Schedule):
     shift: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.den <= 0 or self.num < 0:
-            raise ValueError(f"Stretch needs num >= 0 and den > 0 (got num={self.num}, den={self.den})")
+        self._require_steps("start", "num", minimum=0)
+        self._require_steps("den")
+
+    @property
+    def floor(self) -> float | None:
+        """The stretched schedule's floor, moved by ``shift``."""
+        floor = self.main.floor
+        return None if floor is None else floor + self.shift
 
     def _clock(self, t: int) -> float:
         if t <= self.start:
@@ -87,33 +93,38 @@ class Cooldown(Schedule):
         main: the schedule to cool down.
         start: the first step of the decay (the LR there is still ``main(start)``).
         steps: decay length in optimizer steps (``>= 1``).
-        floor: the LR at the end of the decay and after.
+        min_lr: the LR at the end of the decay and after.
         shape: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
 
     Example::
 
         >>> from lr_recipes.schedules.base import Constant
-        >>> Cooldown(Constant(1.0), start=0, steps=4, floor=0.0, shape="1-sqrt")(1)
+        >>> Cooldown(Constant(1.0), start=0, steps=4, min_lr=0.0, shape="1-sqrt")(1)
         0.5
     """
 
     main: Schedule
     start: int
     steps: int
-    floor: float
-    shape: str = "1-sqrt"
+    min_lr: float
+    shape: DecayShape = "1-sqrt"
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"Cooldown steps={self.steps}; allowed: >= 1")
-        if self.shape not in DECAY_SHAPES:
-            raise ValueError(f"Cooldown shape={self.shape!r}; allowed: {', '.join(DECAY_SHAPES)}")
+        self._require_steps("start", minimum=0)
+        self._require_steps("steps")
+        self._require_lr("min_lr")
+        self._require_choice("shape", DecayShape)
+
+    @property
+    def floor(self) -> float:
+        """``min_lr``, reached at ``start + steps``."""
+        return self.min_lr
 
     def __call__(self, t: int) -> float:
         if t < self.start:
             return self.main(t)
         p = min((t - self.start) / self.steps, 1.0)
-        return self.floor + (self.main(self.start) - self.floor) * decay_shape(p, self.shape)
+        return self.min_lr + (self.main(self.start) - self.min_lr) * decay_shape(p, self.shape)
 
     def momentum(self, t: int) -> float | None:
         return self.main.momentum(min(t, self.start))

@@ -30,5 +30,9 @@ class InverseSqrt(Schedule):
     base_lr: float
     timescale: int
 
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr")
+        self._require(self.timescale > 0, "timescale", "> 0 steps")
+
     def __call__(self, t: int) -> float:
         return self.base_lr / math.sqrt(1.0 + t / self.timescale)

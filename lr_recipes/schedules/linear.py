@@ -31,6 +31,12 @@ class Linear(Schedule):
     end_factor: float
     steps: int
 
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr")
+        self._require(self.start_factor >= 0.0, "start_factor", ">= 0")
+        self._require(self.end_factor >= 0.0, "end_factor", ">= 0")
+        self._require_steps("steps")
+
     def __call__(self, t: int) -> float:
         p = min(t, self.steps) / self.steps
         return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * p)
@@ -52,6 +58,16 @@ class Polynomial(Schedule):
     min_lr: float
     steps: int
     power: float = 1.0
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr", "min_lr")
+        self._require_steps("steps")
+        self._require(self.power > 0, "power", "> 0")
+
+    @property
+    def floor(self) -> float:
+        """``min_lr``, reached after ``steps``."""
+        return self.min_lr
 
     def __call__(self, t: int) -> float:
         remaining = 1.0 - min(t, self.steps) / self.steps

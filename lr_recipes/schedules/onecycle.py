@@ -15,13 +15,18 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
 from lr_recipes.schedules.base import Schedule
 
+OneCycleAnneal = Literal["cos", "linear"]
+"""How each phase moves between its end points: half a cosine or a straight line (``anneal_strategy``)."""
 
-def _anneal(start: float, end: float, pct: float, how: str) -> float:
+
+def _anneal(start: float, end: float, pct: float, how: OneCycleAnneal) -> float:
     if how == "cos":
         return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
     return (end - start) * pct + start
@@ -52,7 +57,7 @@ class OneCycle(Schedule):
     max_lr: float
     steps: int
     pct_start: float = 0.3
-    anneal: str = "cos"
+    anneal: OneCycleAnneal = "cos"
     div_factor: float = 25.0
     final_div_factor: float = 1e4
     three_phase: bool = False
@@ -61,8 +66,20 @@ class OneCycle(Schedule):
     max_momentum: float = 0.95
     # (end_step, start_lr, end_lr, start_momentum, end_momentum) of each phase, as torch lays them out.
     _phases: tuple[tuple[float, float, float, float, float], ...] = field(init=False, repr=False)
+    warms_up: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        self._require_lr("max_lr")
+        self._require_steps("steps")
+        limit = 0.5 if self.three_phase else 1.0
+        self._require(0.0 < self.pct_start < limit, "pct_start", f"0 < pct_start < {limit}")
+        self._require_choice("anneal", OneCycleAnneal)
+        self._require(self.div_factor > 0, "div_factor", "> 0")
+        self._require(self.final_div_factor > 0, "final_div_factor", "> 0")
+        if self.cycle_momentum:
+            self._require(
+                self.base_momentum <= self.max_momentum, "base_momentum", f"<= max_momentum ({self.max_momentum})"
+            )
         initial = self.max_lr / self.div_factor
         final = initial / self.final_div_factor
         hi, lo = self.max_momentum, self.base_momentum
@@ -78,7 +95,18 @@ class OneCycle(Schedule):
                 (rise_end, initial, self.max_lr, hi, lo),
                 (self.steps - 1.0, self.max_lr, final, lo, hi),
             )
+        ends = [0.0] + [end for end, *_ in phases]  # _at divides by each phase's length
+        self._require(
+            all(b > a for a, b in itertools.pairwise(ends)),
+            "steps",
+            f"enough steps for every phase at pct_start={self.pct_start}",
+        )
         object.__setattr__(self, "_phases", phases)
+
+    @property
+    def floor(self) -> float:
+        """The final LR, ``max_lr / div_factor / final_div_factor``, reached at the last step of the cycle."""
+        return self._phases[-1][2]
 
     def _at(self, t: int, lr: bool) -> float:
         start = 0.0

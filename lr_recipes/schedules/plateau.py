@@ -2,8 +2,11 @@
 
 The LR of a group after ``k`` reductions is the closed form ``max(base_lr * factor ** k, min_lr)``;
 the only state is the reduction count of each group and torch's counters (best value, bad epochs,
-cooldown). :meth:`Plateau.observe` advances the counters by one validation result and says whether a
-reduction is due; the scheduler then counts it for each group whose LR would fall by more than ``eps``.
+cooldown). The rule is the one place that decides: :meth:`Plateau.decide` answers, without changing
+anything, what one validation result would do (reduce? every group already at its floor? and why), the
+way Lightning's ``EarlyStopping._evaluate_stopping_criteria`` does; :meth:`Plateau.observe` applies that
+decision to the counters. The scheduler then counts a reduction for each group whose LR would fall by
+more than ``eps``.
 
 Example::
 
@@ -18,10 +21,16 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
-PLATEAU_MODES: tuple[str, ...] = ("min", "max")
-THRESHOLD_MODES: tuple[str, ...] = ("rel", "abs")
+from lr_recipes.schedules.base import require, require_choice
+
+PlateauMode = Literal["min", "max"]
+"""Whether the monitored metric should fall (a loss) or rise (an accuracy)."""
+ThresholdMode = Literal["rel", "abs"]
+"""Whether ``threshold`` is relative to the best value or absolute."""
 
 
 @dataclass
@@ -62,6 +71,36 @@ class PlateauState:
 
 
 @dataclass(frozen=True)
+class PlateauDecision:
+    """What one validation result does to a plateau schedule, decided before anything changes.
+
+    ``reduce``: a reduction is due with this value; ``at_floor``: every param group is already at its
+    ``min_lr`` (a reduction could not lower any of them); ``reason``: one line saying why, for logs.
+    ``stop`` (a reduction is due and nothing is left to reduce) is what ``stop_on_min_lr`` acts on.
+
+    Example::
+
+        >>> PlateauDecision(reduce=True, at_floor=True, reason="...").stop
+        True
+    """
+
+    reduce: bool
+    at_floor: bool
+    reason: str
+
+    @property
+    def stop(self) -> bool:
+        """A reduction is due but every group is at its floor: the plateau persisted with nothing left to lower.
+
+        Example::
+
+            >>> PlateauDecision(reduce=False, at_floor=True, reason="").stop
+            False
+        """
+        return self.reduce and self.at_floor
+
+
+@dataclass(frozen=True)
 class Plateau:
     """The plateau rule: when is a value an improvement, and when is a reduction due.
 
@@ -80,13 +119,24 @@ class Plateau:
         True
     """
 
-    mode: str = "min"
+    mode: PlateauMode = "min"
     factor: float = 0.1
     patience: int = 10
     threshold: float = 1e-4
-    threshold_mode: str = "rel"
+    threshold_mode: ThresholdMode = "rel"
     cooldown: int = 0
     eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        require_choice(self, "mode", PlateauMode)
+        require_choice(self, "threshold_mode", ThresholdMode)
+        require(self, 0.0 <= self.factor < 1.0, "factor", "0 <= factor < 1 (as ReduceLROnPlateau)")
+        for name in ("patience", "cooldown"):
+            value = getattr(self, name)
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            require(self, whole and value >= 0, name, "an integer >= 0")
+        require(self, self.threshold >= 0, "threshold", ">= 0")
+        require(self, self.eps >= 0, "eps", ">= 0")
 
     @property
     def worst(self) -> float:
@@ -111,10 +161,35 @@ class Plateau:
             return a < best * (1.0 - self.threshold) if self.threshold_mode == "rel" else a < best - self.threshold
         return a > best * (self.threshold + 1.0) if self.threshold_mode == "rel" else a > best + self.threshold
 
-    def observe(self, state: PlateauState, value: float) -> bool:
-        """Advance ``state`` by one validation result; ``True`` when a reduction is due now.
+    def advance(self, state: PlateauState, value: float) -> tuple[PlateauState, bool]:
+        """The counters after one validation result, and whether a reduction is due; ``state`` is untouched.
 
         The same sequence of comparisons and counters as ``ReduceLROnPlateau.step``.
+
+        Example::
+
+            >>> rule = Plateau(patience=0)
+            >>> after, due = rule.advance(PlateauState(best=1.0), 2.0)
+            >>> due, after.num_bad_epochs, after.num_observations
+            (True, 0, 1)
+        """
+        best, bad, cooldown = state.best, state.num_bad_epochs, state.cooldown_counter
+        if self.is_better(value, best):
+            best, bad = value, 0
+        else:
+            bad += 1
+        if cooldown > 0:
+            cooldown, bad = cooldown - 1, 0
+        due = bad > self.patience
+        if due:
+            cooldown, bad = self.cooldown, 0
+        after = replace(
+            state, best=best, num_bad_epochs=bad, cooldown_counter=cooldown, num_observations=state.num_observations + 1
+        )
+        return after, due
+
+    def observe(self, state: PlateauState, value: float) -> bool:
+        """Advance ``state`` in place by one validation result; ``True`` when a reduction is due now.
 
         Example::
 
@@ -122,20 +197,54 @@ class Plateau:
             >>> rule.observe(state, 2.0)
             True
         """
-        state.num_observations += 1
-        if self.is_better(value, state.best):
-            state.best = value
-            state.num_bad_epochs = 0
+        after, due = self.advance(state, value)
+        state.best, state.num_bad_epochs = after.best, after.num_bad_epochs
+        state.cooldown_counter, state.num_observations = after.cooldown_counter, after.num_observations
+        return due
+
+    def decide(
+        self,
+        state: PlateauState,
+        value: float,
+        lrs: Sequence[float],
+        min_lrs: Sequence[float],
+        *,
+        warming_up: bool = False,
+    ) -> PlateauDecision:
+        """What ``value`` would do, without changing ``state``: reduce or not, at the floor or not, and why.
+
+        Args:
+            state: the counters before this result.
+            value: the monitored value of this validation run (NaN counts as no improvement).
+            lrs: each param group's plateau level now (its LR without warmup).
+            min_lrs: each group's floor.
+            warming_up: the LR is still warming up: results set ``best`` but never count as bad.
+
+        Example::
+
+            >>> rule = Plateau(patience=1, factor=0.5)
+            >>> rule.decide(PlateauState(best=1.0, num_bad_epochs=1), 1.0, lrs=[0.1], min_lrs=[0.0]).reason
+            'no improvement on best 1 for 2 validations (patience 1): reduce'
+            >>> rule.decide(PlateauState(best=1.0, num_bad_epochs=1), 1.0, lrs=[0.1], min_lrs=[0.1]).stop
+            True
+        """
+        at_floor = not any(self.can_lower(lr, floor) for lr, floor in zip(lrs, min_lrs, strict=True))
+        if warming_up:
+            return PlateauDecision(False, at_floor, "warming up: the result only sets best")
+        after, due = self.advance(state, value)
+        if due:
+            what = "reduce, but every group is at its min_lr" if at_floor else "reduce"
+            reason = (
+                f"no improvement on best {state.best:.6g} for {state.num_bad_epochs + 1} validations "
+                f"(patience {self.patience}): {what}"
+            )
+        elif self.is_better(value, state.best):
+            reason = f"improved on best {state.best:.6g}"
+        elif state.cooldown_counter > 0:
+            reason = f"in cooldown ({state.cooldown_counter} validations left)"
         else:
-            state.num_bad_epochs += 1
-        if state.cooldown_counter > 0:
-            state.cooldown_counter -= 1
-            state.num_bad_epochs = 0
-        if state.num_bad_epochs > self.patience:
-            state.cooldown_counter = self.cooldown
-            state.num_bad_epochs = 0
-            return True
-        return False
+            reason = f"no improvement for {after.num_bad_epochs} validations (patience {self.patience})"
+        return PlateauDecision(due, at_floor, reason)
 
     def level(self, base_lr: float, min_lr: float, reductions: int) -> float:
         """The LR after ``reductions`` reductions: ``max(base_lr * factor ** reductions, min_lr)``.
@@ -157,3 +266,15 @@ class Plateau:
         """
         old = self.level(base_lr, min_lr, reductions)
         return old - self.level(base_lr, min_lr, reductions + 1) > self.eps
+
+    def can_lower(self, lr: float, min_lr: float) -> bool:
+        """Whether a reduction would lower ``lr`` by more than ``eps``: ``False`` means it is at its floor.
+
+        torch's ``ReduceLROnPlateau`` skips exactly these reductions.
+
+        Example::
+
+            >>> Plateau(factor=0.5).can_lower(0.1, min_lr=0.1), Plateau(factor=0.5).can_lower(0.1, min_lr=0.0)
+            (False, True)
+        """
+        return lr - max(lr * self.factor, min_lr) > self.eps

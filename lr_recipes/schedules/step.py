@@ -33,6 +33,12 @@ class Step(Schedule):
     gamma: float = 0.1
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr")
+        self._require_steps("step_size")
+        self._require_steps("offset", minimum=0)
+        self._require(self.gamma > 0, "gamma", "> 0")
+
     def __call__(self, t: int) -> float:
         return self.base_lr * self.gamma ** ((t + self.offset) // self.step_size)
 
@@ -51,6 +57,13 @@ class MultiStep(Schedule):
     milestones: tuple[int, ...]
     gamma: float = 0.1
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr")
+        # a repeated milestone applies gamma twice, as in MultiStepLR; bisect needs them sorted
+        self._require(list(self.milestones) == sorted(self.milestones), "milestones", "sorted step numbers")
+        self._require_steps("offset", minimum=0)
+        self._require(self.gamma > 0, "gamma", "> 0")
 
     def __call__(self, t: int) -> float:
         return self.base_lr * self.gamma ** bisect.bisect_right(self.milestones, t + self.offset)
@@ -72,6 +85,11 @@ class Exponential(Schedule):
     gamma: float
     every: int = 1
     staircase: bool = True
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr")
+        self._require(self.gamma > 0, "gamma", "> 0")
+        self._require_steps("every")
 
     def __call__(self, t: int) -> float:
         periods = t // self.every if self.staircase else t / self.every

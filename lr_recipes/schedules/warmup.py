@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-from lr_recipes.schedules.base import Schedule
+from lr_recipes.schedules.base import Schedule, ScheduleError
 
 WarmupShape = Literal["linear", "cosine", "exponential"]
-WARMUP_SHAPES: tuple[str, ...] = ("linear", "cosine", "exponential")
+"""The shape of the warmup ramp (see :func:`warmup_factor`)."""
 
 
-def warmup_factor(t: int, steps: int, start_factor: float, shape: str) -> float:
+def warmup_factor(t: int, steps: int, start_factor: float, shape: WarmupShape) -> float:
     """Multiplier in ``[start_factor, 1]`` at step ``t`` of a warmup of ``steps`` steps.
 
     ``linear``: straight line; ``cosine``: half a cosine (slow start, slow finish); ``exponential``:
@@ -48,7 +48,7 @@ def warmup_factor(t: int, steps: int, start_factor: float, shape: str) -> float:
         return start_factor + (1.0 - start_factor) * 0.5 * (1.0 - math.cos(math.pi * p))
     if shape == "exponential":
         return start_factor ** (1.0 - p)
-    raise ValueError(f"warmup_shape={shape!r}; allowed: {', '.join(WARMUP_SHAPES)}")
+    raise ScheduleError(f"warmup_shape={shape!r} is not allowed; allowed: one of {get_args(WarmupShape)}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,15 @@ class Warmup(Schedule):
     main: Schedule
     steps: int
     start_factor: float = 0.0
-    shape: str = "linear"
+    shape: WarmupShape = "linear"
+
+    def __post_init__(self) -> None:
+        self._require(isinstance(self.main, Schedule), "main", "a Schedule")
+        self._require_steps("steps")
+        self._require(0.0 <= self.start_factor <= 1.0, "start_factor", "0 <= start_factor <= 1")
+        self._require_choice("shape", WarmupShape)
+        if self.shape == "exponential":
+            self._require(self.start_factor > 0, "start_factor", "> 0 with shape='exponential' (a geometric ramp)")
 
     def __call__(self, t: int) -> float:
         if t < self.steps:

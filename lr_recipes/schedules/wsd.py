@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-from lr_recipes.schedules.base import Schedule
+from lr_recipes.schedules.base import Schedule, ScheduleError
 
-DECAY_SHAPES: tuple[str, ...] = ("linear", "cosine", "1-sqrt")
+DecayShape = Literal["linear", "cosine", "1-sqrt"]
+"""The shape of the final decay (see :func:`decay_shape`)."""
 
 
-def decay_shape(p: float, shape: str) -> float:
+def decay_shape(p: float, shape: DecayShape) -> float:
     """Fraction of the way from ``min_lr`` to ``base_lr`` left at decay progress ``p`` in [0, 1].
 
     Example::
@@ -34,7 +36,7 @@ def decay_shape(p: float, shape: str) -> float:
         return 0.5 * (1.0 + math.cos(math.pi * p))
     if shape == "1-sqrt":
         return 1.0 - math.sqrt(p)
-    raise ValueError(f"decay_shape={shape!r}; allowed: {', '.join(DECAY_SHAPES)}")
+    raise ScheduleError(f"decay_shape={shape!r} is not allowed; allowed: one of {get_args(DecayShape)}")
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,18 @@ class WSD(Schedule):
     min_lr: float
     steps: int
     decay_steps: int
-    shape: str = "1-sqrt"
+    shape: DecayShape = "1-sqrt"
+
+    def __post_init__(self) -> None:
+        self._require_lr("base_lr", "min_lr")
+        self._require_steps("steps", "decay_steps")
+        self._require(self.decay_steps <= self.steps, "decay_steps", f"<= steps ({self.steps})")
+        self._require_choice("shape", DecayShape)
+
+    @property
+    def floor(self) -> float:
+        """``min_lr``, reached at ``steps``."""
+        return self.min_lr
 
     def __call__(self, t: int) -> float:
         decay_start = self.steps - self.decay_steps

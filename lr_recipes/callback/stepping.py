@@ -1,0 +1,234 @@
+"""The schedulers the callback steps itself: plateau schedulers once after every completed validation run.
+
+Lightning steps a config whose interval is ``"step"`` or ``"epoch"``; while the callback owns a config it
+carries :data:`CALLBACK_INTERVAL` instead, so Lightning's loop never steps it a second time. The plateau
+*decision* is the rule's (:meth:`lr_recipes.schedules.Plateau.decide`); this module only reads the value,
+asks the rule, steps the scheduler, and records what happened.
+
+Example::
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    >>> sched.step(1.0)
+    >>> plateau_decision(sched, 2.0).reduce
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities.types import LRSchedulerConfig
+
+from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
+
+CALLBACK_INTERVAL = "validation (lr_recipes.LRSchedulerCallback)"
+
+
+@dataclass
+class PlateauEvent:
+    """One plateau step made by the callback: what it saw, what the rule decided and why, what it did.
+
+    ``step`` is ``trainer.global_step``, the optimizer steps completed when the validation ran. Logged
+    metrics (Lightning's ``val_loss`` and this callback's ``plateau/*``) carry Lightning's logging step,
+    which at that moment is one lower when validation runs inside a training epoch.
+
+    Example::
+
+        >>> PlateauEvent(step=10, epoch=0, monitor="val_loss", value=0.5, best=0.5, num_bad_epochs=0,
+        ...              cooldown_counter=0, lrs=[0.1], reduced=False).reduced
+        False
+    """
+
+    step: int
+    epoch: int
+    monitor: str
+    value: float
+    best: float
+    num_bad_epochs: int
+    cooldown_counter: int
+    lrs: list[float]
+    reduced: bool
+    reason: str = ""
+
+
+def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
+    """What stepping ``scheduler`` with ``value`` will do, asked of the plateau rule before stepping.
+
+    ``scheduler`` is torch's ``ReduceLROnPlateau`` (its rule and counters are read from its attributes)
+    or anything with a ``decide(value)`` method (:class:`~lr_recipes.PlateauScheduler`).
+
+    Example::
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, min_lr=1.0, patience=0)
+        >>> sched.step(1.0)
+        >>> plateau_decision(sched, 2.0).stop
+        True
+    """
+    decide = getattr(scheduler, "decide", None)
+    if decide is not None:
+        return decide(value)
+    rule = Plateau(
+        mode=scheduler.mode,
+        factor=scheduler.factor,
+        patience=scheduler.patience,
+        threshold=scheduler.threshold,
+        threshold_mode=scheduler.threshold_mode,
+        cooldown=scheduler.cooldown,
+        eps=scheduler.eps,
+    )
+    state = PlateauState(
+        best=scheduler.best, num_bad_epochs=scheduler.num_bad_epochs, cooldown_counter=scheduler.cooldown_counter
+    )
+    lrs = [float(g["lr"]) for g in scheduler.optimizer.param_groups]
+    return rule.decide(state, value, lrs, scheduler.min_lrs)
+
+
+def stored_callback_metrics(trainer: pl.Trainer) -> dict[str, Any]:
+    """Lightning's stored callback metrics; the ``callback_metrics`` property recomputes every logged
+    metric on each access (hundreds of µs), while the store is already up to date at validation start
+    (the previous values) and end (this run's epoch values).
+
+    Example::
+
+        >>> from lightning.pytorch import Trainer
+        >>> stored_callback_metrics(Trainer(logger=False))
+        {}
+    """
+    stored = getattr(trainer._logger_connector, "_callback_metrics", None)
+    return stored if isinstance(stored, dict) else trainer.callback_metrics
+
+
+class PlateauStepper:
+    """Owns the plateau configs of a fit: takes them from Lightning at train start, steps each once after
+    every completed validation run with that run's monitored value (averaged over DDP ranks), hands them
+    back at fit end.
+
+    Args:
+        strict: raise when a monitored metric was not logged by a validation run; else warn and skip.
+        log_key_prefix: the LR key prefix (excluded from the "available metrics" of the error message).
+
+    Example::
+
+        >>> PlateauStepper().owned
+        []
+    """
+
+    def __init__(self, strict: bool = True, log_key_prefix: str = "lr-") -> None:
+        self.strict = strict
+        self.log_key_prefix = log_key_prefix
+        self.owned: list[tuple[LRSchedulerConfig, str]] = []
+        self.events: list[PlateauEvent] = []
+        self._before_validation: dict[str, Any] = {}
+
+    def take(self, trainer: pl.Trainer) -> dict[int, str]:
+        """Take over every plateau config; return ``id(config) -> its real interval``."""
+        self.owned = []
+        for config in trainer.lr_scheduler_configs:
+            if config.reduce_on_plateau and config.interval != CALLBACK_INTERVAL:
+                self.owned.append((config, config.interval))
+                config.interval = CALLBACK_INTERVAL
+        return {id(config): interval for config, interval in self.owned}
+
+    def release(self) -> None:
+        """Hand the configs back to Lightning (their real interval)."""
+        for config, interval in self.owned:
+            config.interval = interval
+        self.owned = []
+
+    def before_validation(self, trainer: pl.Trainer) -> None:
+        """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
+        if self.owned:
+            metrics = stored_callback_metrics(trainer)
+            self._before_validation = {config.monitor: metrics.get(config.monitor) for config, _ in self.owned}
+
+    def after_validation(self, trainer: pl.Trainer, log: Any) -> bool:
+        """Step every owned config with this run's value; ``log(stats)`` logs; return whether to stop
+        (a reduction was due with every group at its floor)."""
+        stop = False
+        for index, (config, _) in enumerate(self.owned):
+            value = self._monitored_value(trainer, config.monitor)
+            if value is None:
+                continue
+            stop |= self._step(trainer, config, value, index, log)
+        return stop
+
+    def _monitored_value(self, trainer: pl.Trainer, monitor: str | None) -> float | None:
+        metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
+        current = metrics.get(monitor) if monitor else None
+        stale = current is not None and current is self._before_validation.get(monitor)
+        if current is None or stale:
+            available = sorted(k for k in metrics if not k.startswith(self.log_key_prefix))
+            what = "was not logged by this validation run" if stale else "is not available"
+            message = (
+                f"LRSchedulerCallback: the plateau scheduler monitors {monitor!r}, which {what}. "
+                f"Available metrics: {available}. Log it in validation_step (self.log({monitor!r}, ...)) "
+                "or set the scheduler config's 'monitor'."
+            )
+            if self.strict:
+                raise MisconfigurationException(message + " (strict=False warns and skips instead)")
+            rank_zero_warn(message + " Skipping this plateau step.", category=RuntimeWarning)
+            return None
+        tensor = torch.as_tensor(current, dtype=torch.float64 if current.device.type == "cpu" else torch.float32)
+        # Mean over ranks: each rank may have logged its own shard's value without sync_dist.
+        value = float(trainer.strategy.reduce(tensor.detach().clone(), reduce_op="mean"))
+        if not math.isfinite(value):
+            rank_zero_warn(
+                f"LRSchedulerCallback: {monitor}={value} at epoch {trainer.current_epoch}, step "
+                f"{trainer.global_step}; counted as no improvement.",
+                category=RuntimeWarning,
+            )
+            value = math.nan
+        return value
+
+    def _step(self, trainer: pl.Trainer, config: LRSchedulerConfig, value: float, index: int, log: Any) -> bool:
+        sched = config.scheduler
+        optimizer = sched.optimizer
+        before = [float(g["lr"]) for g in optimizer.param_groups]
+        decision = plateau_decision(sched, value)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
+            trainer.lightning_module.lr_scheduler_step(sched, value)
+        after = [float(g["lr"]) for g in optimizer.param_groups]
+        reduced = any(b - a > 0 for a, b in zip(after, before, strict=True))
+        event = PlateauEvent(
+            step=trainer.global_step,
+            epoch=trainer.current_epoch,
+            monitor=str(config.monitor),
+            value=value,
+            best=float(getattr(sched, "best", math.nan)),
+            num_bad_epochs=int(getattr(sched, "num_bad_epochs", 0)),
+            cooldown_counter=int(getattr(sched, "cooldown_counter", 0)),
+            lrs=after,
+            reduced=reduced,
+            reason=decision.reason,
+        )
+        self.events.append(event)
+        key = "plateau" if len(self.owned) == 1 else f"plateau-{index}"
+        log(
+            {
+                "epoch": float(trainer.current_epoch),
+                f"{key}/{config.monitor}": value,
+                f"{key}/best": event.best,
+                f"{key}/num_bad_epochs": float(event.num_bad_epochs),
+                f"{key}/cooldown_counter": float(event.cooldown_counter),
+                f"{key}/reduced": float(reduced),
+            }
+        )
+        if reduced:
+            lrs = ", ".join(f"{lr:.4g}" for lr in after)
+            rank_zero_info(
+                f"lr_recipes: {config.monitor} has not improved on {event.best:.6g}; LR reduced to [{lrs}] "
+                f"(epoch {trainer.current_epoch}, step {trainer.global_step})."
+            )
+        return decision.stop
