@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
+from lr_recipes.schedules.horizon import OnResume
 from lr_recipes.schedules.warmup import WarmupShape
+from lr_recipes.schedules.wsd import DecayShape
 from lr_recipes.units import Duration
 
 PerGroup = Union[float, list[float]]  # noqa: UP007 -- a runtime alias read by get_type_hints
@@ -38,9 +40,6 @@ WARMUP_PARAMS: dict[str, tuple[Any, Any, str]] = {
 }
 
 
-OnResume = Literal["error", "replan", "keep"]
-"""What a resumed run does when its resolved plan differs from the checkpoint's (see ``HORIZON_PARAMS``)."""
-
 HORIZON_PARAMS: dict[str, tuple[Any, Any, str]] = {
     "on_resume": (
         OnResume,
@@ -55,7 +54,7 @@ HORIZON_PARAMS: dict[str, tuple[Any, Any, str]] = {
         '(e.g. "2000st"); the run ends with it',
     ),
     "cooldown_start": (Union[Duration, None], None, "where the cooldown starts; the resume step by default"),  # noqa: UP007
-    "cooldown_shape": (Literal["linear", "cosine", "1-sqrt"], "1-sqrt", "shape of the cooldown"),
+    "cooldown_shape": (DecayShape, "1-sqrt", "shape of the cooldown"),
 }
 """Parameters added to every recipe after the warmup ones (a plateau recipe gets only ``on_resume``: its
 ``cooldown`` is ``ReduceLROnPlateau``'s)."""

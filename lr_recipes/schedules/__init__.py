@@ -16,7 +16,7 @@ Example::
 from lr_recipes.schedules.base import Constant, Schedule, ScheduleError
 from lr_recipes.schedules.cosine import Cosine, CosineRestarts
 from lr_recipes.schedules.cyclic import Cyclic, CyclicMode
-from lr_recipes.schedules.horizon import Cooldown, Stretch
+from lr_recipes.schedules.horizon import Cooldown, OnResume, Stretch
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
 from lr_recipes.schedules.linear import Linear, Polynomial
 from lr_recipes.schedules.onecycle import OneCycle, OneCycleAnneal
@@ -38,6 +38,7 @@ __all__ = [
     "InverseSqrt",
     "Linear",
     "MultiStep",
+    "OnResume",
     "OneCycle",
     "OneCycleAnneal",
     "Plateau",

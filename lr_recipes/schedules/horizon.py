@@ -22,9 +22,14 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from lr_recipes.schedules.base import Schedule
 from lr_recipes.schedules.wsd import DecayShape, decay_shape
+
+OnResume = Literal["error", "replan", "keep"]
+"""What a resumed run does when its resolved plan differs from its checkpoint's: stop with both plans (``error``),
+fit the rest of the schedule to the new end (``replan``, a :class:`Stretch`) or follow the old plan (``keep``)."""
 
 
 @dataclass(frozen=True)
