@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lr_recipes.schedule_free import is_schedule_free
 from lr_recipes.scheduler import PlateauScheduler, RecipeScheduler
 from lr_recipes.schedules.base import Schedule
 from lr_recipes.schedules.warmup import Warmup
@@ -106,7 +107,7 @@ def lint(scheduler: Any) -> list[str]:
         )
     if any(main.varies for main in mains) and all(row == first for row in curve):
         out.append("the LR never changes during the run")
-    return out
+    return out + schedule_free_lint(scheduler)
 
 
 def _warmup_steps(scheduler: Any) -> int:
@@ -118,3 +119,55 @@ def _warmup_steps(scheduler: Any) -> int:
 
 def _main(schedule: Schedule) -> Schedule:
     return schedule.main if isinstance(schedule, Warmup) else schedule
+
+
+def schedule_free_double_warmup(scheduler: Any) -> str | None:
+    """The problem when a schedule-free optimizer's own warmup gets a second one from the recipe, else ``None``.
+
+    ``schedulefree`` optimizers warm up by themselves (``warmup_steps``); a recipe warmup, or a schedule that
+    ramps up by itself (``onecycle``), on top multiplies two ramps. :class:`~lr_recipes.RecipeModule` refuses
+    it before training.
+
+    Example::
+
+        >>> import torch, lr_recipes, schedulefree
+        >>> opt = schedulefree.SGDScheduleFree([torch.nn.Parameter(torch.zeros(1))], lr=1.0, warmup_steps=100)
+        >>> sched = lr_recipes.build("constant", opt, total_steps=1000, steps_per_epoch=10, warmup="5ep")
+        >>> print(schedule_free_double_warmup(sched["scheduler"]))  # doctest: +ELLIPSIS
+        SGDScheduleFree warms up by itself (warmup_steps=100) and the recipe adds a second warmup (50 steps): ...
+    """
+    optimizer = getattr(scheduler, "optimizer", None)
+    if not isinstance(scheduler, (RecipeScheduler, PlateauScheduler)) or not is_schedule_free(optimizer):
+        return None
+    own = max(int(g.get("warmup_steps", 0) or 0) for g in optimizer.param_groups)
+    theirs = _warmup_steps(scheduler)
+    ramps = isinstance(scheduler, RecipeScheduler) and _main(scheduler.schedules[0]).warms_up
+    if not own or not (theirs or ramps):
+        return None
+    extra = f"a second warmup ({theirs} steps)" if theirs else f"{scheduler.recipe.get('name')}'s own ramp"
+    return (
+        f"{type(optimizer).__name__} warms up by itself (warmup_steps={own}) and the recipe adds {extra}: set the "
+        "recipe's warmup to 0 (schedule: {name: constant}) or the optimizer's warmup_steps to 0"
+    )
+
+
+def schedule_free_lint(scheduler: Any) -> list[str]:
+    """Warnings for a schedule-free optimizer: a doubled warmup, or a recipe that decays its LR.
+
+    Example::
+
+        >>> import torch, lr_recipes
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> schedule_free_lint(lr_recipes.build("cosine", opt, total_steps=10, steps_per_epoch=5)["scheduler"])
+        []
+    """
+    optimizer = getattr(scheduler, "optimizer", None)
+    if not isinstance(scheduler, (RecipeScheduler, PlateauScheduler)) or not is_schedule_free(optimizer):
+        return []
+    out = [problem] if (problem := schedule_free_double_warmup(scheduler)) else []
+    if scheduler.recipe.get("name") != "constant":
+        out.append(
+            f"{type(optimizer).__name__} is schedule-free: its iterate averaging replaces the decay, so a "
+            f"{scheduler.recipe.get('name')!r} schedule is usually not needed (use schedule: {{name: constant}})"
+        )
+    return out

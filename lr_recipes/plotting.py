@@ -90,7 +90,8 @@ def draw_lr(
     """
     moving = {k: v for k, v in (momenta or {}).items() if len({x for x in v[1] if x is not None}) > 1}
     fig, axes = new_figure(2 if moving else 1, height=5.5 if moving else 3.8)
-    for ax, series, label in ((axes[0], lrs, "learning rate"), (axes[-1], moving, "momentum")):
+    panels = [(axes[0], lrs, "learning rate")] + ([(axes[1], moving, "momentum")] if moving else [])
+    for ax, series, label in panels:
         for name, (steps, values) in series.items():
             ax.plot(list(steps), list(values), label=name, linewidth=1.3)
         ax.set_ylabel(label)
@@ -107,6 +108,110 @@ def draw_lr(
     if note:
         axes[0].text(0.99, 0.95, note, transform=axes[0].transAxes, ha="right", va="top", fontsize=8, color="0.4")
     axes[-1].set_xlabel("optimizer step")
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
+def draw_curves(
+    curves: Series,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    ylabel: str = "value",
+    title: str | None = None,
+    xlabel: str = "optimizer step",
+) -> Any:
+    """Overlay curves (a metric of several runs against the step); save to ``out`` if given.
+
+    Example::
+
+        >>> fig = draw_curves({"#1": ([10, 20], [0.3, 0.5]), "#4": ([10, 20], [0.2, 0.4])}, ylabel="val_acc")
+        >>> fig.axes[0].get_ylabel()
+        'val_acc'
+    """
+    fig, axes = new_figure(1, height=4.2)
+    ax = axes[0]
+    for name, (steps, values) in curves.items():
+        ax.plot(list(steps), list(values), label=name, linewidth=1.3, marker="." if len(steps) < 30 else None)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize="x-small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
+def draw_trials(
+    points: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    mode: str = "max",
+    out: str | os.PathLike[str] | None = None,
+    ylabel: str = "objective",
+    title: str | None = None,
+) -> Any:
+    """The objective of every trial by trial number, one marker per state, and the best so far as a step line.
+
+    Args:
+        points: ``{state: [(trial number, value), ...]}``; the ``"complete"`` ones make the best-so-far line.
+        mode: ``"max"`` or ``"min"``: which way the best-so-far line moves.
+        out: the PNG to write, or ``None``.
+        ylabel: the objective's name.
+        title: the figure's title.
+
+    Example::
+
+        >>> fig = draw_trials({"complete": [(0, 0.4), (2, 0.6)], "pruned": [(1, 0.3)]})
+        >>> len(fig.axes[0].lines)
+        3
+    """
+    fig, axes = new_figure(1, height=4.0)
+    ax = axes[0]
+    markers = {"complete": ("o", "C0"), "pruned": ("x", "C1"), "fail": ("v", "C3")}
+    for state, pts in points.items():
+        if pts:
+            marker, color = markers.get(state, ("s", "0.5"))
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, color=color, label=state, linestyle="none")
+    done = sorted(points.get("complete", []))
+    if done:
+        best, xs, ys = None, [], []
+        for x, y in done:
+            best = y if best is None else (max(best, y) if mode == "max" else min(best, y))
+            xs.append(x)
+            ys.append(best)
+        ax.step(xs, ys, where="post", color="C2", linewidth=1.2, label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
+def draw_bars(
+    values: Mapping[str, float], *, out: str | os.PathLike[str] | None = None, title: str | None = None
+) -> Any:
+    """Horizontal bars, largest on top (parameter importances).
+
+    Example::
+
+        >>> fig = draw_bars({"lr": 0.7, "schedule": 0.3})
+        >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        ['schedule', 'lr']
+    """
+    items = sorted(values.items(), key=lambda kv: kv[1])
+    fig, axes = new_figure(1, height=1.2 + 0.35 * len(items), width=7.0)
+    ax = axes[0]
+    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
+    ax.grid(alpha=0.3, axis="x")
+    if title:
+        ax.set_title(title, fontsize=9)
     if out is not None:
         save(fig, out)
     return fig

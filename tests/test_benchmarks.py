@@ -85,6 +85,20 @@ def test_real_cifar(tmp_path: Path) -> None:
     assert result["results"]["cosine"]["final_lr"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_schedule_free_groups(tmp_path: Path) -> None:
+    pytest.importorskip("schedulefree")
+    result = run("schedule_free_groups", tmp_path)
+    schedules, tuned = result["results"]["schedules"], result["results"]["finetune"]
+    assert set(schedules) == {"cosine", "onecycle", "schedule_free"}
+    for entry in schedules.values():
+        assert 0 <= entry["test_acc"] <= 1 and len(entry["val_acc_per_epoch"]) == result["settings"]["epochs"]
+    assert set(tuned) == {"uniform", "backbone 0.1x", "layer_decay 0.5"}
+    assert tuned["uniform"]["groups"] == {"all": 0.05}
+    backbone = tuned["backbone 0.1x"]["groups"]
+    assert backbone == {"backbone": pytest.approx(0.005), "default": 0.05}
+    assert max(tuned["layer_decay 0.5"]["groups"].values()) == pytest.approx(0.05)
+
+
 def test_gpu_smoke_runs_on_cpu(tmp_path: Path) -> None:
     result = run("gpu", tmp_path)
     parts = result["results"]

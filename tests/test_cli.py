@@ -68,7 +68,8 @@ def test_every_recipe_fits_offline_with_the_smoke_overlay(recipe: str, tmp_path:
     assert (run_dir / "config.yaml").exists()
     lrs = [float(r[next(k for k in r if k.startswith("lr-"))]) for r in trace]
     assert all(lr >= 0 for lr in lrs)
-    if "constant" not in recipe and "plateau" not in recipe:
+    # Schedule-free recipes keep the schedule constant (the optimizer warms up inside; logged as schedule_free/lr-*).
+    if "constant" not in recipe and "plateau" not in recipe and "schedule_free" not in recipe:
         assert len(set(lrs)) > 2, "the schedule should move the LR during the smoke run"
 
 

@@ -38,9 +38,13 @@ class ImageClassifier(RecipeModule):
         channels_last: keep the weights and the batches in ``channels_last`` memory format (faster convs on
             tensor-core GPUs, with bf16 ``precision``).
         compile: ``torch.compile`` the model (in ``configure_model``, so it happens on the right device).
-        no_weight_decay_on_norm_and_bias: put norm weights and biases in a param group with weight decay 0.
+        no_weight_decay_on_norm_and_bias: put norm weights and biases in a param group with weight decay 0
+            (the rule ``{name: no_decay, max_ndim: 1, weight_decay: 0}`` after ``param_groups``).
         scale_lr: ``"linear"`` or ``"sqrt"`` scaling of the LR by global batch / ``base_batch_size``.
         base_batch_size: the batch size the LR was tuned for; ``None``: the per-device batch size.
+        param_groups: rules giving parts of the model their own ``lr_mult`` / ``weight_decay`` (first
+            matching rule wins; names as in ``named_parameters()``, e.g. ``"model.layers.*"``).
+        layer_decay: layer-wise LR decay over the model's :meth:`layer_groups` (stem to head).
 
     Raises:
         RecipeError: for an unknown ``arch``, a bad ``label_smoothing`` or a bad schedule spec.
@@ -65,8 +69,18 @@ class ImageClassifier(RecipeModule):
         no_weight_decay_on_norm_and_bias: bool = False,
         scale_lr: ScaleRule | None = None,
         base_batch_size: int | None = None,
+        param_groups: list[dict[str, Any]] | None = None,
+        layer_decay: float | None = None,
     ) -> None:
-        super().__init__(optimizer=optimizer, schedule=schedule, scale_lr=scale_lr, base_batch_size=base_batch_size)
+        super().__init__(
+            optimizer=optimizer,
+            schedule=schedule,
+            scale_lr=scale_lr,
+            base_batch_size=base_batch_size,
+            param_groups=param_groups,
+            layer_decay=layer_decay,
+            no_weight_decay_on_norm_and_bias=no_weight_decay_on_norm_and_bias,
+        )
         if arch not in available_models():
             try:
                 create_model(arch)
@@ -79,7 +93,6 @@ class ImageClassifier(RecipeModule):
         self.label_smoothing = label_smoothing
         self.channels_last = channels_last
         self.compile = compile
-        self.no_weight_decay_on_norm_and_bias = no_weight_decay_on_norm_and_bias
         self.model = create_model(arch, num_classes=num_classes, **(model_kwargs or {}))
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -96,13 +109,20 @@ class ImageClassifier(RecipeModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
-    def optimizer_parameters(self) -> Any:
-        if not self.no_weight_decay_on_norm_and_bias:
-            return self.parameters()
-        decay, no_decay = [], []
-        for param in self.parameters():
-            (no_decay if param.ndim <= 1 else decay).append(param)
-        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+    def layer_groups(self) -> list[list[str]] | None:
+        """The model's ``layer_groups()`` (stem, stages, head), as names in this module; ``None`` if it has none.
+
+        Example::
+
+            >>> import functools, torch
+            >>> model = ImageClassifier(arch="resnet20", optimizer=functools.partial(torch.optim.SGD, lr=0.1))
+            >>> [layer[0] for layer in model.layer_groups()]
+            ['model.stem', 'model.layers.0', 'model.layers.3', 'model.layers.6', 'model.fc']
+        """
+        model = getattr(self.model, "_orig_mod", self.model)
+        if not callable(getattr(model, "layer_groups", None)):
+            return None
+        return [[f"model.{name}" for name in layer] for layer in model.layer_groups()]
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch

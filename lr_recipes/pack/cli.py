@@ -9,7 +9,8 @@ Usage::
 
 ``fit``, ``validate``, ``test`` and ``predict`` are LightningCLI's: several ``--config`` files merge left
 to right, ``--print_config`` shows the merged result, and any key can be overridden
-(``--model.schedule.warmup 5ep``, ``--trainer.max_epochs 30``).
+(``--model.schedule.warmup 5ep``, ``--trainer.max_epochs 30``). ``python -m lr_recipes --help`` lists every
+subcommand of :data:`COMMANDS`; a user's mistake prints ``error: <message>`` and exits 2 (see :func:`main`).
 
 Example::
 
@@ -148,6 +149,12 @@ def _plot_main(argv: list[str]) -> int:
     return plot_main(argv)
 
 
+def _sweep_main(argv: list[str]) -> int:
+    from lr_recipes.pack.sweep import sweep_main  # imports optuna only when sweeping
+
+    return sweep_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "fit": (partial(_lightning_main, "fit"), "train a recipe (LightningCLI: --config FILE ..., any key overridable)"),
     "validate": (partial(_lightning_main, "validate"), "evaluate on the validation set (LightningCLI)"),
@@ -155,6 +162,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "predict": (partial(_lightning_main, "predict"), "predict (LightningCLI)"),
     "plot": (_plot_main, "draw a config's LR curve and lint it, without training"),
     "list": (_list_main, "list the recipes with their parameters"),
+    "sweep": (_sweep_main, "compare schedules and tune them at equal budget (Optuna; resumable, several workers)"),
 }
 """Every subcommand of ``python -m lr_recipes``: its entry point (taking the rest of argv) and a one-line help.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from lr_recipes.pack.cli import RecipeCLI, program_name
 from lr_recipes.pack.data import CIFAR10DataModule
 from lr_recipes.plotting import draw_lr, draw_resume
 from lr_recipes.registry import RecipeError
+from lr_recipes.schedule_free import is_schedule_free, warmup_factors
 from lr_recipes.scheduler import PlateauScheduler
 from lr_recipes.units import Run
 
@@ -42,6 +43,7 @@ class Preview:
     momenta: list[list[float | None]]
     warnings: list[str]
     path: Path | None
+    groups: list[str] = field(default_factory=list)
 
 
 def estimate_run(trainer: Any, datamodule: CIFAR10DataModule) -> tuple[Run, int]:
@@ -119,11 +121,19 @@ def preview(config_args: list[str], out: str | None = None) -> Preview:
     scheduler = config["lr_scheduler"]["scheduler"]
     assert run.total_steps is not None
     lrs = lr_curve(scheduler, run.total_steps)
+    optimizer = config["optimizer"]
+    if is_schedule_free(optimizer):
+        # A schedule-free optimizer steps with its own warmup on top of the schedule's LR: draw that.
+        lrs = [
+            [lr * f for lr, f in zip(row, fs, strict=True)]
+            for row, fs in zip(lrs, warmup_factors(optimizer, len(lrs)), strict=True)
+        ]
     if hasattr(scheduler, "momentum_at"):
         momenta = [scheduler.momentum_at(t) for t in range(run.total_steps)]
     else:
         momenta = [[None] * len(lrs[0])] * run.total_steps
     result = Preview(run, scheduler.recipe["name"], lrs, momenta, lint(scheduler), None)
+    result.groups = [str(g.get("name", f"param group {i}")) for i, g in enumerate(optimizer.param_groups)]
     if out is not None:
         # A plateau's reductions are not known before training: the curve shows the LR without any.
         note = "reductions depend on the monitored metric" if isinstance(scheduler, PlateauScheduler) else None
@@ -232,9 +242,9 @@ def _mode(schedule: Any) -> str:
 
 def _draw(p: Preview, out: Path, spec: dict[str, Any], note: str | None) -> Path:
     steps = list(range(len(p.lrs)))
-    groups = range(len(p.lrs[0]))
-    lrs = {f"param group {g}": (steps, [row[g] for row in p.lrs]) for g in groups}
-    momenta = {f"param group {g}": (steps, [row[g] for row in p.momenta]) for g in groups}
+    labels = p.groups or [f"param group {g}" for g in range(len(p.lrs[0]))]
+    lrs = {label: (steps, [row[g] for row in p.lrs]) for g, label in enumerate(labels)}
+    momenta = {label: (steps, [row[g] for row in p.momenta]) for g, label in enumerate(labels)}
     every = p.run.steps_per_epoch * max(1, len(p.lrs) // p.run.steps_per_epoch // 10) if p.run.steps_per_epoch else 0
     # The parameters the config sets (the spec as written), wrapped to the figure's width.
     params = textwrap.fill(", ".join(f"{k}={v}" for k, v in spec.items() if k != "name") or "defaults", 110)

@@ -124,6 +124,21 @@ class CifarResNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    def layer_groups(self) -> list[list[str]]:
+        """The stem, the three stages (``n`` blocks each) and the classifier, in order.
+
+        For layer-wise LR decay (``layer_decay``): a list of layers from the input to the output, each a list
+        of module names; the LR of layer ``i`` of ``L`` is multiplied by ``layer_decay ** (L - 1 - i)``.
+
+        Example::
+
+            >>> CifarResNet(depth=20).layer_groups()[1]
+            ['layers.0', 'layers.1', 'layers.2']
+        """
+        n = len(self.layers) // 3
+        stages = [[f"layers.{i}" for i in range(s * n, (s + 1) * n)] for s in range(3)]
+        return [["stem"], *stages, ["fc"]]
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.layers(self.stem(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))

@@ -43,6 +43,19 @@ class ResNet18(nn.Module):
         self.layers = nn.Sequential(*stages)
         self.fc = nn.Linear(512, num_classes)
 
+    def layer_groups(self) -> list[list[str]]:
+        """The stem, the four stages (two blocks each) and the classifier, in order.
+
+        For layer-wise LR decay (``layer_decay``): a list of layers from the input to the output, each a list
+        of module names; the LR of layer ``i`` of ``L`` is multiplied by ``layer_decay ** (L - 1 - i)``.
+
+        Example::
+
+            >>> len(ResNet18().layer_groups())
+            6
+        """
+        return [["stem"], *[[f"layers.{2 * s}", f"layers.{2 * s + 1}"] for s in range(4)], ["fc"]]
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.layers(self.stem(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))

@@ -78,5 +78,18 @@ class ResNet9(nn.Module):
         )
         self.fc = nn.Linear(512, num_classes, bias=False)
 
+    def layer_groups(self) -> list[list[str]]:
+        """prep, layer1 (conv + residual), layer2, layer3 (conv + residual) and the classifier.
+
+        For layer-wise LR decay (``layer_decay``): a list of layers from the input to the output, each a list
+        of module names; the LR of layer ``i`` of ``L`` is multiplied by ``layer_decay ** (L - 1 - i)``.
+
+        Example::
+
+            >>> ResNet9().layer_groups()[1]
+            ['features.1', 'features.2']
+        """
+        return [["features.0"], ["features.1", "features.2"], ["features.3"], ["features.4", "features.5"], ["fc"]]
+
     def forward(self, x: Tensor) -> Tensor:
         return self.fc(torch.flatten(self.features(x), 1)) * self.scale

@@ -40,5 +40,18 @@ class TinyNet(nn.Module):
             nn.Linear(2 * width, num_classes),
         )
 
+    def layer_groups(self) -> list[list[str]]:
+        """The two conv-BN layers and the classifier, in order.
+
+        For layer-wise LR decay (``layer_decay``): a list of layers from the input to the output, each a list
+        of module names; the LR of layer ``i`` of ``L`` is multiplied by ``layer_decay ** (L - 1 - i)``.
+
+        Example::
+
+            >>> TinyNet().layer_groups()
+            [['net.0', 'net.1'], ['net.4', 'net.5'], ['net.9']]
+        """
+        return [["net.0", "net.1"], ["net.4", "net.5"], ["net.9"]]
+
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
