@@ -283,3 +283,56 @@ def draw_bars(
     if out is not None:
         save(fig, out)
     return fig
+
+
+def draw_resume(
+    before: Series,
+    after: Series,
+    resume_step: int,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+    note: str | None = None,
+) -> Any:
+    """A resumed run's LR: the checkpoint's plan (dashed), the resume point and the plan the run continues with.
+
+    Args:
+        before: the checkpoint's plan by label, ``{label: (steps, values)}``, drawn dashed over its whole length.
+        after: the new plan by label, drawn solid from the resume step on.
+        resume_step: the step the run resumes at (a dotted line and a dot on each new curve).
+        out: the PNG to write, or ``None``.
+        title: the figure's title.
+        note: a short grey note in the top-right corner (e.g. why the resume would be refused).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example::
+
+        >>> fig = draw_resume({"checkpoint": ([0, 1, 2], [0.1, 0.05, 0.0])},
+        ...                   {"this run": ([0, 1, 2, 3], [0.1, 0.05, 0.02, 0.0])}, resume_step=1)
+        >>> [line.get_label() for line in fig.axes[0].get_lines()][:2]
+        ['checkpoint', 'this run']
+    """
+    fig, (ax,) = new_figure(1)
+    for name, (steps, values) in before.items():
+        ax.plot(list(steps), list(values), label=name, linestyle="--", color="0.55", linewidth=1.2)
+    for name, (steps, values) in after.items():
+        pairs = [(s, v) for s, v in zip(steps, values, strict=True) if s >= resume_step]
+        ax.plot([s for s, _ in pairs], [v for _, v in pairs], label=name, linewidth=1.5)
+        if pairs:
+            ax.plot([pairs[0][0]], [pairs[0][1]], "o", color="black", markersize=3)
+    ax.axvline(resume_step, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"resume at step {resume_step}", (resume_step, 0), xytext=(4, 4), textcoords="offset points",
+                fontsize=8, color="0.3", xycoords=("data", "axes fraction"))  # fmt: skip
+    ax.set_ylabel("learning rate")
+    ax.set_xlabel("optimizer step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if note:
+        ax.text(0.99, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.4")
+    if out is not None:
+        save(fig, out)
+    return fig

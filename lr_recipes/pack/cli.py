@@ -34,6 +34,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lr_recipes.pack.classifier import ImageClassifier
 from lr_recipes.pack.data import CIFAR10DataModule, DataNotFoundError
+from lr_recipes.pack.resume import drop_disabled_checkpoints, parse_ckpt_path
 from lr_recipes.pack.summary import FitSummary
 from lr_recipes.registry import RecipeError, available, get_recipe
 from lr_recipes.units import DurationError
@@ -106,6 +107,13 @@ class RecipeCLI(LightningCLI):
             default=False,
             help="After fit, evaluate the final weights on the test set (test_acc goes into the summary).",
         )
+
+    def before_instantiate_classes(self) -> None:
+        drop_disabled_checkpoints(self.config[self.subcommand] if self.subcommand else self.config)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI would replace model.schedule by the checkpoint's: lay what was given back over it.
+        parse_ckpt_path(self, super()._parse_ckpt_path)
 
     def after_fit(self) -> None:
         if self.config[self.subcommand].get("test_after_fit"):
