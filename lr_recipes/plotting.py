@@ -113,6 +113,74 @@ def draw_lr(
     return fig
 
 
+def draw_lr_find(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    curve_lrs: Sequence[float],
+    smoothed: Sequence[float],
+    suggestions: Mapping[str, float],
+    *,
+    chosen: str | None = None,
+    diverged_at: float | None = None,
+    out: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Draw an LR range test: loss against LR (log x), each suggestion marked, the chosen one labelled.
+
+    Args:
+        lrs: the LR of each raw loss.
+        losses: the raw losses (drawn faint; non-finite ones are left out).
+        curve_lrs: the LR of each smoothed value.
+        smoothed: the smoothed losses.
+        suggestions: LR by rule name, each drawn as a vertical line.
+        chosen: the rule whose line is drawn solid and labelled with its value.
+        diverged_at: the LR where the test stopped on divergence (a grey dotted line).
+        out: the PNG to write, or ``None``.
+        title: the figure's title.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example::
+
+        >>> fig = draw_lr_find([1e-3, 1e-2, 1e-1], [2.3, 2.0, 9.0], [1e-3, 1e-2], [2.3, 2.1],
+        ...                    {"valley": 1e-2}, chosen="valley", diverged_at=1e-2)
+        >>> fig.axes[0].get_xscale()
+        'log'
+    """
+    import math
+
+    fig, (ax,) = new_figure()
+    finite = [(x, y) for x, y in zip(lrs, losses, strict=True) if math.isfinite(y)]
+    if finite:
+        ax.plot(*zip(*finite, strict=True), color="0.7", linewidth=0.8, label="loss per step")
+    ax.plot(list(curve_lrs), list(smoothed), color="C0", linewidth=1.6, label="smoothed")
+    colors = iter(["C1", "C2", "C3", "C4", "C5"])
+    for name, lr in suggestions.items():
+        is_chosen = name == chosen
+        label = f"{name} {lr:.3g}" + (" (chosen)" if is_chosen else "")
+        ax.axvline(
+            lr, color=next(colors), linestyle="-" if is_chosen else "--", linewidth=2 if is_chosen else 1, label=label
+        )
+    if diverged_at is not None:
+        ax.axvline(diverged_at, color="grey", linestyle=":", linewidth=1, label=f"stopped (diverged) {diverged_at:.3g}")
+    if smoothed:
+        # The raw loss explodes at the end; keep the smoothed curve's range in view.
+        low, high = min(smoothed), max(smoothed)
+        pad = 0.1 * (high - low or abs(high) or 1.0)
+        ax.set_ylim(low - pad, high + 3 * pad)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (the optimizer's lr)")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
 def draw_curves(
     curves: Series,
     *,

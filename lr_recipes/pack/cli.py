@@ -149,6 +149,12 @@ def _plot_main(argv: list[str]) -> int:
     return plot_main(argv)
 
 
+def _find_main(argv: list[str]) -> int:
+    from lr_recipes.pack.find_cmd import find_main
+
+    return find_main(argv)
+
+
 def _sweep_main(argv: list[str]) -> int:
     from lr_recipes.pack.sweep import sweep_main  # imports optuna only when sweeping
 
@@ -161,6 +167,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "test": (partial(_lightning_main, "test"), "evaluate on the test set (LightningCLI)"),
     "predict": (partial(_lightning_main, "predict"), "predict (LightningCLI)"),
     "plot": (_plot_main, "draw a config's LR curve and lint it, without training"),
+    "find": (_find_main, "LR range test on a config, run as fit would; writes an lr.yaml overlay for fit"),
     "list": (_list_main, "list the recipes with their parameters"),
     "sweep": (_sweep_main, "compare schedules and tune them at equal budget (Optuna; resumable, several workers)"),
 }
