@@ -113,6 +113,74 @@ def draw_lr(
     return fig
 
 
+def draw_lr_find(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    curve_lrs: Sequence[float],
+    smoothed: Sequence[float],
+    suggestions: Mapping[str, float],
+    *,
+    chosen: str | None = None,
+    diverged_at: float | None = None,
+    out: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Draw an LR range test: loss against LR (log x), each suggestion marked, the chosen one labelled.
+
+    Args:
+        lrs: the LR of each raw loss.
+        losses: the raw losses (drawn faint; non-finite ones are left out).
+        curve_lrs: the LR of each smoothed value.
+        smoothed: the smoothed losses.
+        suggestions: LR by rule name, each drawn as a vertical line.
+        chosen: the rule whose line is drawn solid and labelled with its value.
+        diverged_at: the LR where the test stopped on divergence (a grey dotted line).
+        out: the PNG to write, or ``None``.
+        title: the figure's title.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example::
+
+        >>> fig = draw_lr_find([1e-3, 1e-2, 1e-1], [2.3, 2.0, 9.0], [1e-3, 1e-2], [2.3, 2.1],
+        ...                    {"valley": 1e-2}, chosen="valley", diverged_at=1e-2)
+        >>> fig.axes[0].get_xscale()
+        'log'
+    """
+    import math
+
+    fig, (ax,) = new_figure()
+    finite = [(x, y) for x, y in zip(lrs, losses, strict=True) if math.isfinite(y)]
+    if finite:
+        ax.plot(*zip(*finite, strict=True), color="0.7", linewidth=0.8, label="loss per step")
+    ax.plot(list(curve_lrs), list(smoothed), color="C0", linewidth=1.6, label="smoothed")
+    colors = iter(["C1", "C2", "C3", "C4", "C5"])
+    for name, lr in suggestions.items():
+        is_chosen = name == chosen
+        label = f"{name} {lr:.3g}" + (" (chosen)" if is_chosen else "")
+        ax.axvline(
+            lr, color=next(colors), linestyle="-" if is_chosen else "--", linewidth=2 if is_chosen else 1, label=label
+        )
+    if diverged_at is not None:
+        ax.axvline(diverged_at, color="grey", linestyle=":", linewidth=1, label=f"stopped (diverged) {diverged_at:.3g}")
+    if smoothed:
+        # The raw loss explodes at the end; keep the smoothed curve's range in view.
+        low, high = min(smoothed), max(smoothed)
+        pad = 0.1 * (high - low or abs(high) or 1.0)
+        ax.set_ylim(low - pad, high + 3 * pad)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (the optimizer's lr)")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
 def draw_curves(
     curves: Series,
     *,
@@ -212,6 +280,59 @@ def draw_bars(
     ax.grid(alpha=0.3, axis="x")
     if title:
         ax.set_title(title, fontsize=9)
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
+def draw_resume(
+    before: Series,
+    after: Series,
+    resume_step: int,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+    note: str | None = None,
+) -> Any:
+    """A resumed run's LR: the checkpoint's plan (dashed), the resume point and the plan the run continues with.
+
+    Args:
+        before: the checkpoint's plan by label, ``{label: (steps, values)}``, drawn dashed over its whole length.
+        after: the new plan by label, drawn solid from the resume step on.
+        resume_step: the step the run resumes at (a dotted line and a dot on each new curve).
+        out: the PNG to write, or ``None``.
+        title: the figure's title.
+        note: a short grey note in the top-right corner (e.g. why the resume would be refused).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example::
+
+        >>> fig = draw_resume({"checkpoint": ([0, 1, 2], [0.1, 0.05, 0.0])},
+        ...                   {"this run": ([0, 1, 2, 3], [0.1, 0.05, 0.02, 0.0])}, resume_step=1)
+        >>> [line.get_label() for line in fig.axes[0].get_lines()][:2]
+        ['checkpoint', 'this run']
+    """
+    fig, (ax,) = new_figure(1)
+    for name, (steps, values) in before.items():
+        ax.plot(list(steps), list(values), label=name, linestyle="--", color="0.55", linewidth=1.2)
+    for name, (steps, values) in after.items():
+        pairs = [(s, v) for s, v in zip(steps, values, strict=True) if s >= resume_step]
+        ax.plot([s for s, _ in pairs], [v for _, v in pairs], label=name, linewidth=1.5)
+        if pairs:
+            ax.plot([pairs[0][0]], [pairs[0][1]], "o", color="black", markersize=3)
+    ax.axvline(resume_step, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"resume at step {resume_step}", (resume_step, 0), xytext=(4, 4), textcoords="offset points",
+                fontsize=8, color="0.3", xycoords=("data", "axes fraction"))  # fmt: skip
+    ax.set_ylabel("learning rate")
+    ax.set_xlabel("optimizer step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize=9)
+    if note:
+        ax.text(0.99, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.4")
     if out is not None:
         save(fig, out)
     return fig

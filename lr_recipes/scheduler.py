@@ -37,6 +37,7 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+from lr_recipes.registry.plan import cooldown_window, resume_plan, resume_warmup, spec_shape
 from lr_recipes.schedules.base import Schedule
 from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.warmup import warmup_factor
@@ -111,7 +112,35 @@ class RecipeScheduler(LRScheduler):
         self.schedules = list(schedules)
         self.recipe = dict(recipe or {})
         self._cycles_momentum = any(s.momentum(0) is not None for s in self.schedules)
+        self.planner: Any = None
+        self.plan: dict[str, Any] | None = None
+        self.horizon: dict[str, Any] | None = None
+        self._awaiting_resume = False
         super().__init__(optimizer, last_epoch)
+
+    def attach_plan(self, planner: Any, plan: dict[str, Any], horizon: dict[str, Any] | None = None) -> None:
+        """Keep the run's plan (saved in the state) and the planner that rebuilds schedules on resume.
+
+        :func:`~lr_recipes.build` calls it. With a plan attached, ``load_state_dict`` compares the checkpoint's
+        plan with this run's and follows the spec's ``on_resume`` / ``cooldown``
+        (:func:`lr_recipes.registry.plan.resume_plan`); without one (a scheduler made by hand) it only restores
+        the step counter.
+
+        Args:
+            planner: a :class:`~lr_recipes.registry.build.Planner`.
+            plan: this run's resolved plan (plain values).
+            horizon: the phases already applied (a cooldown at ``cooldown_start``), or ``None``.
+
+        Example::
+
+            >>> import torch, lr_recipes
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+            >>> sched = lr_recipes.build("cosine", opt, total_steps=10, steps_per_epoch=5)["scheduler"]
+            >>> sched.plan["steps"]
+            {'duration': 10}
+        """
+        self.planner, self.plan, self.horizon = planner, plan, horizon
+        self._awaiting_resume = planner.horizon.cooldown is not None and horizon is None
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         return [s(self.last_epoch) for s in self.schedules]
@@ -165,6 +194,8 @@ class RecipeScheduler(LRScheduler):
             if self._cycles_momentum:
                 _set_momentum(self.optimizer, self.momentum_at(self.last_epoch))
             return
+        if self._awaiting_resume:
+            self._refuse_cooldown_without_resume()
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(
                 "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the first value of the "
@@ -203,7 +234,7 @@ class RecipeScheduler(LRScheduler):
             >>> sorted(RecipeScheduler(opt, [Constant(0.3)]).state_dict())
             ['_last_lr', '_step_count', 'base_lrs', 'last_epoch', 'recipe']
         """
-        return _counters(self)
+        return {**_counters(self), **_plan_state(self)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from a saved step; the LR (and momentum) of that step is set on the optimizer.
@@ -219,7 +250,23 @@ class RecipeScheduler(LRScheduler):
             0.25
         """
         _restore_counters(self, state_dict)
+        self._resume_plan(state_dict)
         self._write(self.last_epoch)
+
+    def _resume_plan(self, state_dict: dict[str, Any]) -> None:
+        """Continue with the checkpoint's plan, or change it as ``on_resume`` / ``cooldown`` say."""
+        if self.planner is None or self.plan is None:
+            return
+        self.schedules, self.plan, self.horizon = resume_plan(
+            self.planner, state_dict, self.schedules, self.plan, self.last_epoch
+        )
+        self._awaiting_resume = False
+        self._cycles_momentum = any(s.momentum(0) is not None for s in self.schedules)
+
+    def _refuse_cooldown_without_resume(self) -> None:
+        # The first training step came without load_state_dict: there is no resume step to cool down from.
+        assert self.planner is not None and self.plan is not None
+        cooldown_window(self.planner.horizon, self.plan, self.planner.name, resume_step=None)
 
 
 class PlateauScheduler(ReduceLROnPlateau):
@@ -276,6 +323,9 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.recipe = dict(recipe or {})
         self.state = PlateauState.fresh(rule)
         self.reductions = [0] * len(optimizer.param_groups)
+        self.planner: Any = None
+        self.plan: dict[str, Any] | None = None
+        self.horizon: dict[str, Any] | None = None
         # ReduceLROnPlateau's own __init__ is skipped on purpose: its LR is the optimizer's current one,
         # ours is a closed form. LRScheduler's sets base_lrs/initial_lr and calls _initial_step.
         LRScheduler.__init__(self, optimizer, last_epoch=-1)
@@ -322,11 +372,34 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> PlateauScheduler(opt, Plateau(), [0.0], warmup_steps=4, warmup_start_factor=0.0).lr_at(2)
             [0.5]
         """
-        w = warmup_factor(t, self.warmup_steps, self.warmup_start_factor, self.warmup_shape)
+        w = self._warmup_at(t)
         return [
             self.rule.level(base, floor, k) * w
             for base, floor, k in zip(self.base_lrs, self.min_lrs, self.reductions, strict=True)
         ]
+
+    def _warmup_at(self, t: int) -> float:
+        """The warmup factor at step ``t``: a re-planned warmup runs the checkpoint's ramp on a stretched clock."""
+        if self.horizon is None or not self.horizon.get("clocks"):
+            return warmup_factor(t, self.warmup_steps, self.warmup_start_factor, self.warmup_shape)
+        clock: float = t
+        for start, num, den in reversed(self.horizon["clocks"]):
+            if clock > start:
+                clock = start + (clock - start) * num / den
+        return warmup_factor(clock, self.horizon["ramp"], self.warmup_start_factor, self.warmup_shape)  # type: ignore[arg-type]
+
+    def attach_plan(self, planner: Any, plan: dict[str, Any]) -> None:
+        """Keep the run's plan (its warmup) for ``load_state_dict`` to compare; see ``RecipeScheduler.attach_plan``.
+
+        Example::
+
+            >>> import torch, lr_recipes
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+            >>> cfg = lr_recipes.build({"name": "plateau", "warmup": "2st"}, opt, total_steps=10, steps_per_epoch=5)
+            >>> cfg["scheduler"].plan["steps"]
+            {'warmup': 2}
+        """
+        self.planner, self.plan = planner, plan
 
     def momentum_at(self, t: int) -> list[float | None]:
         """Always ``None`` per group: a plateau schedule leaves momentum alone (same API as RecipeScheduler).
@@ -469,7 +542,12 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> PlateauScheduler(opt, Plateau(), [0.0]).state_dict()["reductions"]
             [0]
         """
-        return {**_counters(self), "plateau": self.state.as_dict(), "reductions": list(self.reductions)}
+        return {
+            **_counters(self),
+            **_plan_state(self),
+            "plateau": self.state.as_dict(),
+            "reductions": list(self.reductions),
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from a saved state; the LR of that step is set on the optimizer.
@@ -488,7 +566,16 @@ class PlateauScheduler(ReduceLROnPlateau):
             self.state = PlateauState(**state_dict["plateau"])
         if "reductions" in state_dict:
             self.reductions = list(state_dict["reductions"])
+        self._resume_plan(state_dict)
         self._apply()
+
+    def _resume_plan(self, state_dict: dict[str, Any]) -> None:
+        """The plateau's counters carry over as they are; a changed warmup follows ``on_resume``."""
+        if self.planner is None or self.plan is None:
+            return
+        self.warmup_steps, self.plan, self.horizon = resume_warmup(
+            self.planner, state_dict, self.warmup_steps, self.plan, self.last_epoch, self.lr_at
+        )
 
 
 class _WeakStepHook:
@@ -518,10 +605,21 @@ def _counters(scheduler: RecipeScheduler | PlateauScheduler) -> dict[str, Any]:
     }
 
 
+def _plan_state(scheduler: RecipeScheduler | PlateauScheduler) -> dict[str, Any]:
+    """The plan (and any re-plan or cooldown phases) a scheduler built by ``build`` saves; nothing otherwise."""
+    if scheduler.plan is None:
+        return {}
+    return {"plan": scheduler.plan, "horizon": scheduler.horizon}
+
+
 def _restore_counters(scheduler: RecipeScheduler | PlateauScheduler, state_dict: dict[str, Any]) -> None:
-    """Restore what :func:`_counters` saved, warning when the state comes from another recipe spec."""
+    """Restore what :func:`_counters` saved, warning when the state comes from another recipe spec.
+
+    The run's numbers and the horizon keys are left out of the comparison: a changed plan is the plan check's
+    concern (``on_resume``), and adding ``on_resume`` or ``cooldown`` at resume is the point of those keys.
+    """
     saved, current = state_dict.get("recipe"), scheduler.recipe
-    if saved and current and dict(saved) != dict(current):
+    if saved and current and spec_shape(saved) != spec_shape(current):
         warnings.warn(
             f"loading a scheduler state saved with recipe {dict(saved)} into one built with {dict(current)}; "
             "the step counter carries over, the schedule is the new one",

@@ -562,6 +562,10 @@ def test_custom_step_form_recipe_end_to_end(registered: Callable[..., Any]) -> N
         "warmup",
         "warmup_start_factor",
         "warmup_shape",
+        "on_resume",
+        "cooldown",
+        "cooldown_start",
+        "cooldown_shape",
     ]
     assert check_spec({"name": "linear_decay_test", "end_factor": 0.1}) == {
         "name": "linear_decay_test",

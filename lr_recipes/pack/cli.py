@@ -34,6 +34,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lr_recipes.pack.classifier import ImageClassifier
 from lr_recipes.pack.data import CIFAR10DataModule, DataNotFoundError
+from lr_recipes.pack.resume import drop_disabled_checkpoints, parse_ckpt_path
 from lr_recipes.pack.summary import FitSummary
 from lr_recipes.registry import RecipeError, available, get_recipe
 from lr_recipes.units import DurationError
@@ -107,6 +108,13 @@ class RecipeCLI(LightningCLI):
             help="After fit, evaluate the final weights on the test set (test_acc goes into the summary).",
         )
 
+    def before_instantiate_classes(self) -> None:
+        drop_disabled_checkpoints(self.config[self.subcommand] if self.subcommand else self.config)
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI would replace model.schedule by the checkpoint's: lay what was given back over it.
+        parse_ckpt_path(self, super()._parse_ckpt_path)
+
     def after_fit(self) -> None:
         if self.config[self.subcommand].get("test_after_fit"):
             # The summary prints test_acc; Lightning's table would repeat it.
@@ -141,6 +149,12 @@ def _plot_main(argv: list[str]) -> int:
     return plot_main(argv)
 
 
+def _find_main(argv: list[str]) -> int:
+    from lr_recipes.pack.find_cmd import find_main
+
+    return find_main(argv)
+
+
 def _sweep_main(argv: list[str]) -> int:
     from lr_recipes.pack.sweep import sweep_main  # imports optuna only when sweeping
 
@@ -153,6 +167,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "test": (partial(_lightning_main, "test"), "evaluate on the test set (LightningCLI)"),
     "predict": (partial(_lightning_main, "predict"), "predict (LightningCLI)"),
     "plot": (_plot_main, "draw a config's LR curve and lint it, without training"),
+    "find": (_find_main, "LR range test on a config, run as fit would; writes an lr.yaml overlay for fit"),
     "list": (_list_main, "list the recipes with their parameters"),
     "sweep": (_sweep_main, "compare schedules and tune them at equal budget (Optuna; resumable, several workers)"),
 }

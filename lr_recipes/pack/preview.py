@@ -20,7 +20,7 @@ from lr_recipes.lint import lint, lr_curve
 from lr_recipes.pack.classifier import ImageClassifier
 from lr_recipes.pack.cli import RecipeCLI, program_name
 from lr_recipes.pack.data import CIFAR10DataModule
-from lr_recipes.plotting import draw_lr
+from lr_recipes.plotting import draw_lr, draw_resume
 from lr_recipes.registry import RecipeError
 from lr_recipes.schedule_free import is_schedule_free, warmup_factors
 from lr_recipes.scheduler import PlateauScheduler
@@ -141,6 +141,105 @@ def preview(config_args: list[str], out: str | None = None) -> Preview:
     return result
 
 
+@dataclass
+class ResumePreview:
+    """What ``plot --ckpt_path`` computed: the checkpoint's plan, the resume step and the plan the run continues with.
+
+    ``error`` holds the message of a resume that would be refused (a changed plan without ``on_resume``); ``after``
+    is then this run's plan as it would have been.
+
+    Example::
+
+        >>> ResumePreview(4, [[0.1]] * 10, [[0.1]] * 20, "cosine", None, None).resume_step
+        4
+    """
+
+    resume_step: int
+    before: list[list[float]]
+    after: list[list[float]]
+    recipe: str
+    error: str | None
+    path: Path | None
+
+
+def preview_resume(config_args: list[str], ckpt_path: str, out: str | None = None) -> ResumePreview:
+    """Resolve a resume of ``ckpt_path`` as ``fit --ckpt_path`` would, and draw the old and the new plan.
+
+    The schedule keys the config gives are laid over the checkpoint's (as ``fit`` does, see
+    :mod:`lr_recipes.pack.resume`), a cooldown sets the run's end, and the scheduler built for this run loads the
+    checkpoint's scheduler state, so ``on_resume`` and ``cooldown`` act exactly as in training.
+
+    Example::
+
+        >>> p = preview_resume(["--config", "recipes/wsd.yaml"], "wsd-epoch=39.ckpt", "resume.png")  # doctest: +SKIP
+    """
+    from lr_recipes.pack.resume import ResumeError, cooldown_end, load_checkpoint, merge_schedule
+    from lr_recipes.registry import check_spec
+
+    checkpoint = load_checkpoint(ckpt_path)
+    states = checkpoint.get("lr_schedulers") or []
+    if not states:
+        raise ResumeError(f"{ckpt_path} has no LR scheduler state: nothing to preview")
+    state = states[0]
+    cli = RecipeCLI(args=config_args, run=False, save_config_callback=None)
+    model: ImageClassifier = cli.model
+    given = cli.config.model.schedule
+    default = cli.parser.get_defaults().model.schedule
+    saved_schedule = (checkpoint.get("hyper_parameters") or {}).get("schedule", state["recipe"]["name"])
+    schedule = merge_schedule(saved_schedule, None if given == default else given)
+    if isinstance(schedule, dict) and schedule.get("cooldown") is not None:
+        end = cooldown_end(schedule, checkpoint, ckpt_path)
+        # As fit's CLI sets trainer.max_steps and max_epochs -1 for a cooldown (the trainer is built already here).
+        cli.trainer.fit_loop.epoch_loop.max_steps, cli.trainer.fit_loop.max_epochs = end, -1
+    run, per_device = estimate_run(cli.trainer, cli.datamodule)
+    plan = state.get("plan") or state["recipe"]
+    trainer = cli.trainer
+    batch = dict(
+        global_batch_size=per_device * trainer.num_devices * trainer.num_nodes * trainer.accumulate_grad_batches,
+        per_device_batch_size=per_device,
+    )
+    resume_step = int(state["last_epoch"])
+
+    def scheduler_for(spec: Any, total: int, per_epoch: int | None) -> Any:
+        model.schedule = check_spec(spec)
+        return model.make_optimizers(total_steps=total, steps_per_epoch=per_epoch, **batch)["lr_scheduler"]["scheduler"]
+
+    old = scheduler_for(saved_schedule, plan["total_steps"], plan["steps_per_epoch"])
+    old.load_state_dict(state)  # the checkpoint's own plan (with any phases it had): exactly what it ran
+    old_end = max(plan.get("end") or plan["total_steps"], resume_step)
+    new = scheduler_for(schedule, run.total_steps or old_end, run.steps_per_epoch)
+    error = None
+    try:
+        new.load_state_dict(state)
+    except RecipeError as err:
+        error = str(err)
+    new_end = (new.plan or {}).get("end") or run.total_steps or old_end
+    result = ResumePreview(
+        resume_step,
+        lr_curve(old, old_end + 1),
+        lr_curve(new, new_end + 1),
+        new.recipe["name"],
+        error,
+        None,
+    )
+    if out is not None:
+        mode = "refused by fit, the LR would jump" if error else _mode(schedule)
+        before = {f"checkpoint's plan ({old_end} steps)": (range(old_end + 1), [r[0] for r in result.before])}
+        after = {f"this run: {mode} (ends at step {new_end})": (range(new_end + 1), [r[0] for r in result.after])}
+        note = "a changed plan: set on_resume (replan, keep) or cooldown" if error else None
+        title = f"{result.recipe}: resumed at step {resume_step} from {Path(ckpt_path).name}"
+        draw_resume(before, after, resume_step, out=out, title=title, note=note)
+        result.path = Path(out)
+    return result
+
+
+def _mode(schedule: Any) -> str:
+    if isinstance(schedule, dict) and schedule.get("cooldown") is not None:
+        return f"cooldown {schedule['cooldown']}"
+    on_resume = schedule.get("on_resume", "error") if isinstance(schedule, dict) else "error"
+    return "unchanged plan" if on_resume == "error" else f"on_resume {on_resume}"
+
+
 def _draw(p: Preview, out: Path, spec: dict[str, Any], note: str | None) -> Path:
     steps = list(range(len(p.lrs)))
     labels = p.groups or [f"param group {g}" for g in range(len(p.lrs[0]))]
@@ -161,11 +260,26 @@ def plot_main(argv: list[str]) -> int:
         epilog="Any other argument (--config FILE, --trainer.max_epochs 10, ...) is read as by `fit`.",
     )
     parser.add_argument("--out", default=None, help="PNG to write (default: <last config name>_lr.png)")
+    parser.add_argument(
+        "--ckpt_path",
+        default=None,
+        help="draw a resume of this checkpoint: its plan, the resume step and the plan the run continues with",
+    )
     known, rest = parser.parse_known_args(argv)
     if not rest:
         parser.error("give the config to preview, e.g. --config recipes/cosine.yaml")
     configs = [rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--config"]
     out = known.out or f"{Path(configs[-1]).stem if configs else 'schedule'}_lr.png"
+    if known.ckpt_path:
+        r = preview_resume(rest, known.ckpt_path, out)
+        print(
+            f"{r.recipe}: resumed at step {r.resume_step}; the checkpoint's plan ends at step {len(r.before) - 1}, "
+            f"this run at step {len(r.after) - 1}; LR at the resume step {_fmt(r.after[r.resume_step])}"
+        )
+        if r.error:
+            print(f"fit would refuse this resume:\n{r.error}")
+        print(f"wrote {r.path}")
+        return 0
     p = preview(rest, out)
     lrs = p.lrs
     print(

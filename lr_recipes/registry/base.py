@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
+from lr_recipes.schedules.horizon import OnResume
 from lr_recipes.schedules.warmup import WarmupShape
+from lr_recipes.schedules.wsd import DecayShape
 from lr_recipes.units import Duration
 
 PerGroup = Union[float, list[float]]  # noqa: UP007 -- a runtime alias read by get_type_hints
@@ -36,6 +38,26 @@ WARMUP_PARAMS: dict[str, tuple[Any, Any, str]] = {
     ),
     "warmup_shape": (WarmupShape, "linear", "shape of the warmup ramp"),
 }
+
+
+HORIZON_PARAMS: dict[str, tuple[Any, Any, str]] = {
+    "on_resume": (
+        OnResume,
+        "error",
+        "when a resumed run resolves to another plan (length, steps per epoch): error (default), replan "
+        "(fit the rest of the schedule to the new end, no LR jump) or keep (the checkpoint's plan)",
+    ),
+    "cooldown": (
+        Union[Duration, None],  # noqa: UP007
+        None,
+        "decay from the current LR to the floor over this duration, from the resume step or cooldown_start "
+        '(e.g. "2000st"); the run ends with it',
+    ),
+    "cooldown_start": (Union[Duration, None], None, "where the cooldown starts; the resume step by default"),  # noqa: UP007
+    "cooldown_shape": (DecayShape, "1-sqrt", "shape of the cooldown"),
+}
+"""Parameters added to every recipe after the warmup ones (a plateau recipe gets only ``on_resume``: its
+``cooldown`` is ``ReduceLROnPlateau``'s)."""
 
 
 class RecipeError(ValueError):

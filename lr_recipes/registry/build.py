@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lr_recipes.registry.base import RecipeError, _plain, _show
-from lr_recipes.registry.context import RecipeContext
+from lr_recipes.registry.context import PlateauSpec, RecipeContext
 from lr_recipes.registry.entries import get_recipe
+from lr_recipes.registry.plan import Horizon, start_cooldown
 from lr_recipes.registry.spec import _coerce_spec, _split_spec
 from lr_recipes.registry.step_form import _step_form_schedules
+from lr_recipes.schedules.base import Schedule
 from lr_recipes.schedules.warmup import Warmup, WarmupShape
 from lr_recipes.units import Duration, DurationError, Run
 
@@ -70,32 +73,30 @@ def build(
     for i, base in enumerate(base_lrs):
         if not (math.isfinite(base) and base >= 0):
             raise RecipeError(f"param group {i} has lr={base}; a base LR must be finite and >= 0")
-    warmup, start_factor, shape = (
-        spec.pop("warmup"),
-        spec.pop("warmup_start_factor"),
-        spec.pop("warmup_shape"),
-    )
-    ctx = RecipeContext(name, run, base_lrs, spec=dict(spec))
-    warmup_steps = _warmup_steps(ctx, warmup, start_factor, shape)
-    ctx.warmup_steps = warmup_steps
+    horizon = Horizon.pop_from(spec, plateau=rec.plateau)
+    planner = Planner(name, spec, horizon)
+    resolved = planner.resolve(run, base_lrs)
+    resolved.plan.update(_trainer_limits(trainer))
     # Plain values only: this dict goes into checkpoints, which torch.load(weights_only=True) must read.
-    full_spec = {"name": name, **{k: _plain(v) for k, v in spec.items()}, "warmup": _plain(warmup)}
-    full_spec.update(warmup_start_factor=start_factor, warmup_shape=shape)
+    full_spec = {"name": name, **{k: _plain(v) for k, v in spec.items()}}
+    full_spec.update(horizon.as_spec())
     full_spec.update(total_steps=run.total_steps, steps_per_epoch=run.steps_per_epoch)
 
     if rec.plateau:
         from lr_recipes.scheduler import PlateauScheduler
 
-        plateau = rec.factory(ctx, **spec)
+        plateau = resolved.plateau
+        assert plateau is not None
         scheduler: Any = PlateauScheduler(
             optimizer,
             plateau.rule,
             plateau.min_lrs,
-            warmup_steps=warmup_steps,
-            warmup_start_factor=start_factor,
-            warmup_shape=shape,
+            warmup_steps=resolved.warmup_steps,
+            warmup_start_factor=spec["warmup_start_factor"],
+            warmup_shape=spec["warmup_shape"],
             recipe=full_spec,
         )
+        scheduler.attach_plan(planner, resolved.plan)
         return {
             "scheduler": scheduler,
             "interval": "epoch",
@@ -108,22 +109,133 @@ def build(
 
     from lr_recipes.scheduler import RecipeScheduler, has_momentum
 
-    schedules = _step_form_schedules(rec, ctx, spec) if rec.step_form else list(rec.factory(ctx, **spec))
-    if len(schedules) != len(base_lrs):
-        raise RecipeError(f"recipe {name!r} returned {len(schedules)} schedules for {len(base_lrs)} param groups")
+    schedules = resolved.schedules
     if any(s.momentum(0) is not None for s in schedules) and not has_momentum(optimizer):
         raise RecipeError(
             f"recipe {name!r}: cycle_momentum=True needs an optimizer with momentum or betas; "
             f"{type(optimizer).__name__} has neither (set cycle_momentum: false)"
         )
-    if warmup_steps:
-        schedules = [Warmup(s, warmup_steps, start_factor, shape) for s in schedules]
+    # A cooldown placed with cooldown_start is part of this run's own plan; one at the resume step waits for it.
+    schedules, horizon_state = start_cooldown(planner, resolved, run, base_lrs, resume_step=None)
+    scheduler = RecipeScheduler(optimizer, schedules, recipe=full_spec)
+    scheduler.attach_plan(planner, resolved.plan, horizon_state)
     return {
-        "scheduler": RecipeScheduler(optimizer, schedules, recipe=full_spec),
+        "scheduler": scheduler,
         "interval": "step",
         "frequency": 1,
         "name": None,
     }
+
+
+@dataclass(frozen=True)
+class Planner:
+    """Resolves a recipe spec against any run: what ``build`` uses once and a resumed scheduler uses again.
+
+    A scheduler keeps its planner (not in its state: the state stays plain values) so that
+    ``load_state_dict`` can rebuild the checkpoint's schedules for the checkpoint's run and compare plans.
+
+    Args:
+        name: the recipe's name.
+        spec: its coerced parameters (warmup ones included, horizon ones not).
+        horizon: the ``on_resume`` / ``cooldown*`` parameters.
+
+    Example::
+
+        >>> from lr_recipes.registry.entries import get_recipe
+        >>> from lr_recipes.registry.spec import _coerce_spec
+        >>> spec = _coerce_spec(get_recipe("cosine"), {"warmup": "1ep"})
+        >>> horizon = Horizon.pop_from(spec)
+        >>> Planner("cosine", spec, horizon).resolve(Run(100, 10), [0.1]).plan["steps"]
+        {'warmup': 10, 'duration': 90}
+    """
+
+    name: str
+    spec: dict[str, Any]
+    horizon: Horizon
+
+    def resolve(self, run: Run, base_lrs: list[float], spec: Mapping[str, Any] | None = None) -> Resolved:
+        """The schedules (or plateau rule) of ``spec`` (this planner's by default) for ``run``, and its plan.
+
+        Args:
+            run: the run to resolve the durations against.
+            base_lrs: each param group's base LR.
+            spec: a saved full spec (plain values, as in a checkpoint) to resolve instead.
+
+        Example::
+
+            >>> from lr_recipes.registry.entries import get_recipe
+            >>> from lr_recipes.registry.spec import _coerce_spec
+            >>> spec = _coerce_spec(get_recipe("constant"), {})
+            >>> p = Planner("constant", spec, Horizon.pop_from(spec))
+            >>> p.resolve(Run(10, 5), [0.1], {"name": "constant", "total_steps": 10}).plan["total_steps"]
+            10
+        """
+        rec = get_recipe(self.name)
+        if spec is None:
+            params = dict(self.spec)
+        else:
+            params = _coerce_spec(rec, {k: v for k, v in spec.items() if k in rec.params and k != "name"})
+            Horizon.pop_from(params, plateau=rec.plateau)
+        return _resolve(rec, params, run, base_lrs)
+
+
+@dataclass
+class Resolved:
+    """One resolution of a recipe: its schedules (or plateau spec), warmup, floors and plan (plain values).
+
+    Example::
+
+        >>> Resolved([], None, 0, [0.0], {"steps": {}}).warmup_steps
+        0
+    """
+
+    schedules: list[Schedule]
+    plateau: PlateauSpec | None
+    warmup_steps: int
+    floors: list[float]
+    plan: dict[str, Any]
+
+
+def _resolve(rec: Any, spec: dict[str, Any], run: Run, base_lrs: list[float]) -> Resolved:
+    spec = dict(spec)
+    warmup, start_factor, shape = (
+        spec.pop("warmup"),
+        spec.pop("warmup_start_factor"),
+        spec.pop("warmup_shape"),
+    )
+    ctx = RecipeContext(rec.name, run, base_lrs, spec=dict(spec))
+    warmup_steps = _warmup_steps(ctx, warmup, start_factor, shape)
+    ctx.warmup_steps = warmup_steps
+    plateau: PlateauSpec | None = None
+    schedules: list[Schedule] = []
+    if rec.plateau:
+        plateau = rec.factory(ctx, **spec)
+    else:
+        schedules = _step_form_schedules(rec, ctx, spec) if rec.step_form else list(rec.factory(ctx, **spec))
+        if len(schedules) != len(base_lrs):
+            raise RecipeError(
+                f"recipe {rec.name!r} returned {len(schedules)} schedules for {len(base_lrs)} param groups"
+            )
+        if warmup_steps:
+            schedules = [Warmup(s, warmup_steps, start_factor, shape) for s in schedules]
+    # What a cooldown decays to: the floor each schedule declares (its min_lr), 0 where it declares none.
+    floors = [_floor(s) for s in schedules] if schedules else [0.0] * len(base_lrs)
+    plan = {"total_steps": run.total_steps, "steps_per_epoch": run.steps_per_epoch, "steps": dict(ctx.resolved)}
+    return Resolved(schedules, plateau, warmup_steps, floors, plan)
+
+
+def _floor(schedule: Schedule) -> float:
+    while isinstance(schedule, Warmup):
+        schedule = schedule.main
+    floor = schedule.floor
+    return 0.0 if floor is None else float(floor)
+
+
+def _trainer_limits(trainer: Any) -> dict[str, Any]:
+    # Where a resumed run really ends when its steps per epoch changed (another world size): by max_epochs.
+    if trainer is None:
+        return {"max_epochs": None, "max_steps": None}
+    return {"max_epochs": getattr(trainer, "max_epochs", None), "max_steps": getattr(trainer, "max_steps", None)}
 
 
 def _resolve_run(trainer: Any, total_steps: int | None, steps_per_epoch: int | None) -> Run:

@@ -317,7 +317,7 @@ def wsd(
     """
     if ctx.main_steps is None:
         raise ctx.fail("decay", decay, "a run of known length (set trainer max_epochs or max_steps)")
-    steps = ctx.main_steps
+    steps = ctx.span(None, "length")
     decay_steps = ctx.steps(decay, "decay")
     floors = ctx.min_lrs(min_lr, min_lr_ratio)
     return [WSD(base, floor, steps, decay_steps, decay_shape) for base, floor in zip(ctx.base_lrs, floors, strict=True)]

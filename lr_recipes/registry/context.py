@@ -52,6 +52,8 @@ class RecipeContext:
     base_lrs: list[float]
     warmup_steps: int = 0
     spec: dict[str, Any] = field(default_factory=dict)
+    resolved: dict[str, int] = field(default_factory=dict)
+    """Every duration the factory resolved, in optimizer steps, by parameter: the run's plan."""
 
     @property
     def main_steps(self) -> int | None:
@@ -96,6 +98,7 @@ class RecipeContext:
             raise RecipeError(
                 f"recipe {self.recipe!r}: {param}={_show(value)} is {n} optimizer steps; it must be at least {minimum}"
             )
+        self.resolved[param] = n
         limit = self.run.total_steps if clock == "run" else self.main_steps
         if limit is not None and n > limit:
             where = "the run" if clock == "run" else "the run after warmup"
@@ -120,6 +123,7 @@ class RecipeContext:
                 f"recipe {self.recipe!r} needs the run's length to span it: set trainer max_epochs or max_steps "
                 f"(or pass total_steps), or give {param} explicitly"
             )
+        self.resolved[param] = self.main_steps
         return self.main_steps
 
     def per_group(self, value: float | Sequence[float], param: str) -> list[float]:

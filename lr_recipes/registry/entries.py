@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from lr_recipes.registry.base import WARMUP_PARAMS, Param, Recipe, RecipeError, _did_you_mean
+from lr_recipes.registry.base import HORIZON_PARAMS, WARMUP_PARAMS, Param, Recipe, RecipeError, _did_you_mean
 from lr_recipes.units import Duration  # noqa: F401 -- used by the docstring example
 
 _STEP_FORM_INJECTED = ("step", "total_steps", "steps_per_epoch")
@@ -25,7 +25,9 @@ def register(name: str, *, plateau: bool = False) -> Callable[[Callable[..., Any
     """Register a recipe under ``name`` (a decorator; the function is returned unchanged).
 
     The function's keyword parameters, with their type hints and defaults, are the recipe's parameters;
-    ``warmup``, ``warmup_start_factor`` and ``warmup_shape`` are added to every recipe. Parameters
+    ``warmup``, ``warmup_start_factor`` and ``warmup_shape`` are added to every recipe, and so are the horizon
+    parameters ``on_resume``, ``cooldown``, ``cooldown_start`` and ``cooldown_shape`` (a plateau recipe gets
+    ``on_resume`` only). Parameters
     annotated :class:`~lr_recipes.units.Duration` take ``"30ep"``/``"500st"``/``"10%"`` and arrive in a
     step-form function as whole optimizer steps.
 
@@ -113,11 +115,14 @@ def _make_recipe(name: str, fn: Callable[..., Any], *, plateau: bool) -> Recipe:
             raise RecipeError(f"recipe {name!r}: *args/**kwargs are not allowed; list every parameter")
         if pname not in hints:
             raise RecipeError(f"recipe {name!r}: parameter {pname!r} needs a type hint (float, int, Duration, ...)")
-        if pname in WARMUP_PARAMS:
+        if pname in WARMUP_PARAMS or (pname in HORIZON_PARAMS and not plateau):
             raise RecipeError(f"recipe {name!r}: {pname!r} is added to every recipe; do not declare it")
         params[pname] = Param(pname, hints[pname], p.default, docs.get(pname, ""))
     for pname, (annotation, default, doc) in WARMUP_PARAMS.items():
         params[pname] = Param(pname, annotation, default, doc)
+    for pname, (annotation, default, doc) in HORIZON_PARAMS.items():
+        if not plateau or pname == "on_resume":
+            params[pname] = Param(pname, annotation, default, doc)
     summary = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
     return Recipe(name, fn, params, plateau=plateau, step_form=step_form, summary=summary)
 

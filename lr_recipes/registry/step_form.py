@@ -58,6 +58,7 @@ def _step_form_schedules(rec: Recipe, ctx: RecipeContext, spec: dict[str, Any]) 
         if ctx.run.steps_per_epoch is None:
             raise RecipeError(f"recipe {rec.name!r} needs steps_per_epoch, which this run does not have")
         kwargs["steps_per_epoch"] = ctx.run.steps_per_epoch
+        ctx.resolved["steps_per_epoch"] = ctx.run.steps_per_epoch
     items = tuple(sorted(kwargs.items()))
     # Every step of the run (and the one after the last, which the final scheduler.step() computes) is
     # checked now, before training: a bad factor must not surface as a negative LR mid-run.

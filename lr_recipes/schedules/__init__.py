@@ -16,6 +16,7 @@ Example::
 from lr_recipes.schedules.base import Constant, Schedule, ScheduleError
 from lr_recipes.schedules.cosine import Cosine, CosineRestarts
 from lr_recipes.schedules.cyclic import Cyclic, CyclicMode
+from lr_recipes.schedules.horizon import Cooldown, OnResume, Stretch
 from lr_recipes.schedules.inverse_sqrt import InverseSqrt
 from lr_recipes.schedules.linear import Linear, Polynomial
 from lr_recipes.schedules.onecycle import OneCycle, OneCycleAnneal
@@ -27,6 +28,7 @@ from lr_recipes.schedules.wsd import WSD, DecayShape, decay_shape
 __all__ = [
     "WSD",
     "Constant",
+    "Cooldown",
     "Cosine",
     "CosineRestarts",
     "Cyclic",
@@ -36,6 +38,7 @@ __all__ = [
     "InverseSqrt",
     "Linear",
     "MultiStep",
+    "OnResume",
     "OneCycle",
     "OneCycleAnneal",
     "Plateau",
@@ -46,6 +49,7 @@ __all__ = [
     "Schedule",
     "ScheduleError",
     "Step",
+    "Stretch",
     "ThresholdMode",
     "Warmup",
     "WarmupShape",
