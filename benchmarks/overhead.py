@@ -70,7 +70,9 @@ FIXED_HOOKS = {
 
 
 class HookClock:
-    """Time spent inside wrapped callables; a call made from inside another wrapped call counts once."""
+    """CPU time of the training thread spent inside wrapped callables (a call made from inside another
+    wrapped call counts once). CPU time, not wall time: on a shared machine a preempted hook would
+    otherwise be charged for the other processes' time slices."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -79,13 +81,13 @@ class HookClock:
     def wrap(self, name: str, fn: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
             self._depth += 1
-            start = time.perf_counter()
+            start = time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+                    self.seconds[name] = self.seconds.get(name, 0.0) + time.thread_time() - start
 
         return timed
 
@@ -248,17 +250,27 @@ def max_lr_difference(pair: str, steps: int, warmup: int) -> float:
 
 
 def scheduler_step_us(variant: str, warmup: int, number: int, repeats: int) -> float:
-    """``scheduler.step()`` of the cosine pair alone (after warmup), outside Lightning: best of repeats."""
+    """``optimizer.step(); scheduler.step()`` of the cosine pair (after warmup), outside Lightning, minus the
+    same optimizer's step alone: best of repeats. Both schedulers watch the optimizer's step (torch wraps
+    it to warn about a missing step, ours counts steps a GradScaler skipped), so the pair is what they cost."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     total = 10 * (number * repeats + warmup)
     if variant == "ours":
         sched = lr_recipes.build(cosine_spec(warmup), opt, total_steps=total, steps_per_epoch=total)["scheduler"]
     else:
         sched = torch_cosine(opt, total, warmup)
-    opt.step()  # torch warns when the scheduler steps before the optimizer ever did
     for _ in range(warmup):
+        opt.step()
         sched.step()
-    return min(timeit.repeat(sched.step, number=number, repeat=repeats)) / number * 1e6
+
+    def pair() -> None:
+        opt.step()
+        sched.step()
+
+    bare = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    both = min(timeit.repeat(pair, number=number, repeat=repeats))
+    alone = min(timeit.repeat(bare.step, number=number, repeat=repeats))
+    return (both - alone) / number * 1e6
 
 
 class CallCounter(Callback):

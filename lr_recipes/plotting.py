@@ -336,3 +336,18 @@ def draw_resume(
     if out is not None:
         save(fig, out)
     return fig
+
+
+def figure_rgba(fig: Any) -> tuple[int, int, bytes]:
+    """The figure rendered: ``(height, width, RGBA bytes)`` (for ``SummaryWriter.add_image``; no numpy).
+
+    Example::
+
+        >>> fig, _ = new_figure(width=2.0, height=1.0)
+        >>> height, width, data = figure_rgba(fig)
+        >>> len(data) == height * width * 4
+        True
+    """
+    fig.canvas.draw()
+    width, height = fig.canvas.get_width_height(physical=True)
+    return height, width, bytes(fig.canvas.buffer_rgba())

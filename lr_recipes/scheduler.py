@@ -12,6 +12,17 @@ validation run, or a plain torch loop calls ``scheduler.step(val_loss)``.
 
 Both are normally made by :func:`lr_recipes.build`.
 
+Two things torch's schedulers get wrong are handled by both:
+
+- **Param groups added mid-run** (``BaseFinetuning`` / ``BackboneFinetuning``, ``optimizer.add_param_group``):
+  a new group follows the first group's schedule as a factor of its own LR at the moment it appeared
+  (``new_lr(t) = lr_at_appearance * lr_0(t) / lr_0(appearance)``), and the factor is in the state, so a
+  resume (with the group restored, as ``BaseFinetuning`` does) continues it.
+- **Skipped optimizer steps** (a ``GradScaler`` skips ``optimizer.step()`` when gradients overflow): the
+  clock counts optimizer steps that really ran, read by an optimizer step hook, so a ``scheduler.step()``
+  after a skipped step leaves the schedule where it is and counts ``skipped_steps`` instead (no false
+  "``lr_scheduler.step()`` before ``optimizer.step()``" warning).
+
 Example::
 
     >>> import torch
@@ -38,7 +49,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lr_recipes.registry.plan import cooldown_window, resume_plan, resume_warmup, spec_shape
-from lr_recipes.schedules.base import Schedule
+from lr_recipes.schedules.base import Scaled, Schedule
 from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.warmup import warmup_factor
 
@@ -116,7 +127,9 @@ class RecipeScheduler(LRScheduler):
         self.plan: dict[str, Any] | None = None
         self.horizon: dict[str, Any] | None = None
         self._awaiting_resume = False
+        _init_group_and_skip_tracking(self, len(self.schedules))
         super().__init__(optimizer, last_epoch)
+        self._hook = optimizer.register_step_post_hook(_WeakStepHook(self))
 
     def attach_plan(self, planner: Any, plan: dict[str, Any], horizon: dict[str, Any] | None = None) -> None:
         """Keep the run's plan (saved in the state) and the planner that rebuilds schedules on resume.
@@ -174,8 +187,9 @@ class RecipeScheduler(LRScheduler):
     def step(self, epoch: int | None = None) -> None:
         """Advance one optimizer step: set every group's LR (and cycled momentum) to the closed form.
 
-        The same effect as ``LRScheduler.step`` (including its warning when called before the first
-        ``optimizer.step()``), written out because it runs every optimizer step: about half the time.
+        The same effect as ``LRScheduler.step``, written out because it runs every optimizer step: about
+        half the time. After an optimizer step that did not run (a ``GradScaler`` skip) the schedule
+        stays where it is and ``skipped_steps`` counts it.
 
         Args:
             epoch: deprecated by torch; jumps to that step through ``LRScheduler.step``.
@@ -196,16 +210,34 @@ class RecipeScheduler(LRScheduler):
             return
         if self._awaiting_resume:
             self._refuse_cooldown_without_resume()
-        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
-            warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the first value of the "
-                "schedule is skipped. Call `optimizer.step()` first.",
-                UserWarning,
-                stacklevel=2,
-            )
+        if self._step_count:  # not torch's initial step from __init__
+            if self._optimizer_steps == self._seen_optimizer_steps:  # the optimizer step did not run
+                self.skipped_steps += 1
+                return
+            self._seen_optimizer_steps = self._optimizer_steps
+        if len(self.optimizer.param_groups) != len(self.schedules):
+            _adopt_new_groups(self, self.last_epoch)
+        if self.added_groups:
+            _reanchor_added_groups(self, self.last_epoch)
         self._step_count += 1
         self.last_epoch += 1
         self._write(self.last_epoch)
+
+    def _after_optimizer_step(self) -> None:
+        self._optimizer_steps += 1
+
+    def _add_group_schedule(self, lr: float, t: int) -> float:
+        """The schedule of a group that appeared at step ``t`` with ``lr``: the first group's, scaled."""
+        reference = self.schedules[0]
+        now = reference(t)
+        factor = lr / now if now > 0 else lr / self.base_lrs[0] if self.base_lrs[0] > 0 else 1.0
+        self.schedules.append(Scaled(reference, factor))
+        return factor
+
+    def _restore_group_schedules(self) -> None:
+        self.schedules = self.schedules[: self._built_groups] + [
+            Scaled(self.schedules[0], g["factor"]) for g in self.added_groups
+        ]
 
     def _write(self, t: int) -> None:
         """Set every group's LR (and cycled momentum) to the closed form at step ``t``."""
@@ -232,9 +264,9 @@ class RecipeScheduler(LRScheduler):
             >>> from lr_recipes.schedules import Constant
             >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
             >>> sorted(RecipeScheduler(opt, [Constant(0.3)]).state_dict())
-            ['_last_lr', '_step_count', 'base_lrs', 'last_epoch', 'recipe']
+            ['_last_lr', '_step_count', 'added_groups', 'base_lrs', 'last_epoch', 'recipe', 'skipped_steps']
         """
-        return {**_counters(self), **_plan_state(self)}
+        return {**_counters(self), **_plan_state(self), **_group_and_skip_state(self)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from a saved step; the LR (and momentum) of that step is set on the optimizer.
@@ -251,7 +283,18 @@ class RecipeScheduler(LRScheduler):
         """
         _restore_counters(self, state_dict)
         self._resume_plan(state_dict)
+        _restore_group_and_skip_state(self, state_dict)
+        if len(self.optimizer.param_groups) > len(self.schedules):
+            _adopt_new_groups(self, self.last_epoch)
         self._write(self.last_epoch)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # torch optimizers pickle without their hooks; the hook is registered again on unpickling.
+        return {k: v for k, v in self.__dict__.items() if k != "_hook"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._hook = self.optimizer.register_step_post_hook(_WeakStepHook(self))
 
     def _resume_plan(self, state_dict: dict[str, Any]) -> None:
         """Continue with the checkpoint's plan, or change it as ``on_resume`` / ``cooldown`` say."""
@@ -326,6 +369,7 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.planner: Any = None
         self.plan: dict[str, Any] | None = None
         self.horizon: dict[str, Any] | None = None
+        _init_group_and_skip_tracking(self, len(self.min_lrs))
         # ReduceLROnPlateau's own __init__ is skipped on purpose: its LR is the optimizer's current one,
         # ours is a closed form. LRScheduler's sets base_lrs/initial_lr and calls _initial_step.
         LRScheduler.__init__(self, optimizer, last_epoch=-1)
@@ -427,9 +471,27 @@ class PlateauScheduler(ReduceLROnPlateau):
         self._apply()
 
     def _after_optimizer_step(self) -> None:
+        # Runs only when the optimizer step really ran: a GradScaler-skipped step leaves the warmup alone.
+        # After warmup the LR changes only in step(metrics), which adopts new param groups itself.
         self.last_epoch += 1
         if self.last_epoch <= self.warmup_steps:
+            if len(self.optimizer.param_groups) != len(self.base_lrs):
+                _adopt_new_groups(self, self.last_epoch - 1)
             self._apply()
+
+    def _add_group_schedule(self, lr: float, t: int) -> float:
+        """A group that appeared at step ``t`` with ``lr`` follows the first group as a factor: its base
+        and floor are the first group's scaled, its reductions the same."""
+        now = self.lr_at(t)[0]
+        level = self.rule.level(self.base_lrs[0], self.min_lrs[0], self.reductions[0])
+        factor = lr / now if now > 0 else lr / level if level > 0 else 1.0
+        self.base_lrs.append(factor * self.base_lrs[0])
+        self.min_lrs.append(factor * self.min_lrs[0])
+        self.reductions.append(self.reductions[0])
+        return factor
+
+    def _restore_group_schedules(self) -> None:
+        self.min_lrs = self.min_lrs[: self._built_groups] + [g["factor"] * self.min_lrs[0] for g in self.added_groups]
 
     def close(self) -> None:
         """Detach from the optimizer: its steps no longer advance this scheduler's warmup clock.
@@ -487,6 +549,8 @@ class PlateauScheduler(ReduceLROnPlateau):
                 stacklevel=2,
             )
             value = math.nan
+        if len(self.optimizer.param_groups) != len(self.base_lrs):
+            _adopt_new_groups(self, self.last_epoch)
         self._step_count += 1
         if self.in_warmup:
             self.state.num_observations += 1
@@ -545,6 +609,7 @@ class PlateauScheduler(ReduceLROnPlateau):
         return {
             **_counters(self),
             **_plan_state(self),
+            **_group_and_skip_state(self),
             "plateau": self.state.as_dict(),
             "reductions": list(self.reductions),
         }
@@ -562,11 +627,14 @@ class PlateauScheduler(ReduceLROnPlateau):
             0.25
         """
         _restore_counters(self, state_dict)
+        _restore_group_and_skip_state(self, state_dict)
         if "plateau" in state_dict:
             self.state = PlateauState(**state_dict["plateau"])
         if "reductions" in state_dict:
             self.reductions = list(state_dict["reductions"])
         self._resume_plan(state_dict)
+        if len(self.optimizer.param_groups) > len(self.base_lrs):
+            _adopt_new_groups(self, self.last_epoch)
         self._apply()
 
     def _resume_plan(self, state_dict: dict[str, Any]) -> None:
@@ -579,13 +647,13 @@ class PlateauScheduler(ReduceLROnPlateau):
 
 
 class _WeakStepHook:
-    """Optimizer step hook that advances a PlateauScheduler's clock without keeping the scheduler alive.
+    """Optimizer step hook that tells a scheduler an optimizer step ran, without keeping the scheduler alive.
 
     A strong reference from the optimizer would let a discarded scheduler (e.g. from an earlier
     ``configure_optimizers`` call) keep rewriting the LR of a reused optimizer.
     """
 
-    def __init__(self, scheduler: PlateauScheduler) -> None:
+    def __init__(self, scheduler: RecipeScheduler | PlateauScheduler) -> None:
         self._ref = weakref.ref(scheduler)
 
     def __call__(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
@@ -629,3 +697,61 @@ def _restore_counters(scheduler: RecipeScheduler | PlateauScheduler, state_dict:
     for key in ("last_epoch", "_step_count", "base_lrs"):
         if key in state_dict:
             setattr(scheduler, key, state_dict[key])
+
+
+# --- param groups added mid-run, and optimizer steps a GradScaler skipped ------------------------------
+# Kept apart from the counters above: both schedulers share them, and their state is plain values (a
+# weights_only checkpoint loads it).
+
+
+def _init_group_and_skip_tracking(scheduler: RecipeScheduler | PlateauScheduler, groups: int) -> None:
+    scheduler._built_groups = groups  # param groups the scheduler was built for
+    scheduler.added_groups = []  # one {"factor", "step"} per group that appeared later
+    scheduler.skipped_steps = 0  # scheduler steps after an optimizer step that did not run
+    scheduler._optimizer_steps = 0  # optimizer steps that ran (counted by the step hook)
+    scheduler._seen_optimizer_steps = 0  # ... as of the last scheduler step
+
+
+def _adopt_new_groups(scheduler: RecipeScheduler | PlateauScheduler, t: int) -> None:
+    """Give every param group that appeared since the last step a schedule (see the module docstring)."""
+    groups = scheduler.optimizer.param_groups
+    known = scheduler._built_groups + len(scheduler.added_groups)
+    if len(groups) < known:
+        raise ValueError(
+            f"the optimizer has {len(groups)} param groups, fewer than the {known} its scheduler drives; "
+            "removing param groups mid-run is not supported (add them back before loading the state)"
+        )
+    for group in groups[known:]:
+        lr = float(group["lr"])
+        group.setdefault("initial_lr", lr)
+        factor = scheduler._add_group_schedule(lr, t)
+        scheduler.added_groups.append({"factor": factor, "step": t})
+        if isinstance(scheduler, RecipeScheduler):
+            scheduler.base_lrs.append(lr)
+
+
+def _reanchor_added_groups(scheduler: RecipeScheduler, t: int) -> None:
+    """An added group whose LR someone else set since the last step (``BackboneFinetuning`` does at every
+    epoch start) follows the schedule from that LR on, as it did from the LR it appeared with."""
+    start = scheduler._built_groups
+    groups, last = scheduler.optimizer.param_groups, scheduler._last_lr
+    for i, added in enumerate(scheduler.added_groups):
+        index = start + i
+        if index >= len(last):
+            continue  # appeared this step: just adopted
+        lr = float(groups[index]["lr"])
+        if lr != float(last[index]):
+            del scheduler.schedules[index]
+            factor = scheduler._add_group_schedule(lr, t)
+            scheduler.schedules.insert(index, scheduler.schedules.pop())
+            added["factor"] = factor
+
+
+def _group_and_skip_state(scheduler: RecipeScheduler | PlateauScheduler) -> dict[str, Any]:
+    return {"added_groups": [dict(g) for g in scheduler.added_groups], "skipped_steps": scheduler.skipped_steps}
+
+
+def _restore_group_and_skip_state(scheduler: RecipeScheduler | PlateauScheduler, state_dict: dict[str, Any]) -> None:
+    scheduler.skipped_steps = int(state_dict.get("skipped_steps", 0))
+    scheduler.added_groups = [dict(g) for g in state_dict.get("added_groups", [])]
+    scheduler._restore_group_schedules()

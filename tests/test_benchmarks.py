@@ -107,3 +107,17 @@ def test_gpu_smoke_runs_on_cpu(tmp_path: Path) -> None:
     assert any(key.startswith("tiny/eager") for key in parts["throughput"])
     assert len(parts["time_to_94"]["per_epoch"]) == 18  # fast.yaml's 18 epochs, one batch each
     assert 0 <= parts["time_to_94"]["final_test_acc"] <= 1
+
+
+def test_long_run(tmp_path: Path) -> None:
+    result = run("long_run", tmp_path)
+    sizes = {n: r["ours"]["checkpoint_state_bytes"] for n, r in result["results"].items()}
+    assert len(set(sizes.values())) == 1, "the callback's checkpoint state does not grow with the run"
+    assert all(r["ours"]["rows_in_file"] == int(n) for n, r in result["results"].items())
+
+
+def test_in_hook(tmp_path: Path) -> None:
+    result = run("in_hook", tmp_path)
+    assert len(result["results"]) == 4
+    for entry in result["results"].values():
+        assert entry["in_hooks_us_per_step"]["ours"] > 0 and entry["in_hooks_us_per_step"]["torch"] > 0

@@ -257,7 +257,7 @@ def test_resume_mid_plateau_restores_state_exactly(tmp_path: Any) -> None:
         assert getattr(resumed, attr) == getattr(full, attr), attr
     assert resumed.optimizer.param_groups[0]["lr"] == full.optimizer.param_groups[0]["lr"]
     assert resumed_cb.plateau_events == full_cb.plateau_events
-    assert [r["step"] for r in resumed_cb.trace_rows] == list(range(28))
+    assert [r["step"] for r in resumed_cb.read_trace()] == list(range(28))
     assert resumed_model.used_lrs == full_model.used_lrs[12:]
 
 

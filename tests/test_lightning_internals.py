@@ -65,7 +65,6 @@ def test_loop_only_steps_configs_with_a_step_or_epoch_interval() -> None:
 
 def test_trainer_and_loop_attributes_read_on_the_hot_path() -> None:
     assert "_batches_that_stepped" in inspect.getsource(_TrainingEpochLoop.__init__)
-    assert callable(getattr(_TrainingEpochLoop, "_should_accumulate", None))
     assert "self._callback_metrics" in inspect.getsource(_LoggerConnector.callback_metrics.fget)
     assert isinstance(inspect.getattr_static(_LoggerConnector, "should_update_logs"), property)
     trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)

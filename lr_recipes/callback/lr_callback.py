@@ -1,33 +1,47 @@
 """The one face: :class:`LRSchedulerCallback` wires the keys (:mod:`.naming`), the trace (:mod:`.trace`) and
-the plateau stepping (:mod:`.stepping`) into Lightning's hooks, and holds their checkpoint state."""
+the schedulers it steps itself (:mod:`.stepping`) into Lightning's hooks, and holds their checkpoint state."""
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import asdict
 from typing import Any, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
 from typing_extensions import override
 
 from lr_recipes.callback.naming import MonitorKeys, unwrap
-from lr_recipes.callback.stepping import PlateauEvent, PlateauStepper
-from lr_recipes.callback.trace import LRTrace, plain
+from lr_recipes.callback.stepping import FrequencyStepper, PlateauEvent, PlateauStepper
+from lr_recipes.callback.trace import LRTrace, draw_trace, read_trace
+
+EVENTS_KEPT = 32  # plateau events kept in memory and in the checkpoint (all are logged as plateau/* metrics)
+MARKS_KEPT = 256  # plateau reductions remembered for the picture
 
 
 class LRSchedulerCallback(MonitorKeys):
-    r"""Log the LR every step, keep a full LR trace, and step plateau schedulers after every validation.
+    r"""Log the LR every step, stream a full LR trace to the log dir, and step plateau schedulers after validation.
 
     **Logging** is a superset of :class:`~lightning.pytorch.callbacks.LearningRateMonitor`: the same
     arguments and key names (``lr-SGD``, ``lr-Adam-1``, ``lr-Adam/pg1``, a param group's ``name``, a
     scheduler config's ``name``, ``…-momentum``, ``…-weight_decay``), logged at the same moments under
-    ``log_every_n_steps``; with ``logging_interval=None`` epoch-interval schedulers are logged at every
-    logged step too, since a warmup moves them every step. Every optimizer step is also recorded (global
-    step, epoch, LR and momentum of every group) and written at fit end to the log dir as
-    ``lr_trace.csv`` and ``lr_trace.png`` (rank 0). Without a logger it warns and keeps the trace.
+    ``log_every_n_steps``; with ``logging_interval=None`` epoch-interval schedulers are also logged at
+    every logged step where their LR moved (a warmup moves it every step, a plateau at a validation). A
+    param group added mid-run (``BaseFinetuning``) gets ``LearningRateMonitor``'s key from that step on.
+
+    **The trace**: every optimizer step is recorded (global step, epoch, whether a ``GradScaler`` skipped
+    it, the LR and momentum of every group) and streamed to ``<log_dir>/lr_trace.csv`` (rank 0), buffered
+    and appended at log steps, validation, checkpoints and fit end; memory and checkpoint state stay a few
+    KB however long the run (:attr:`trace_rows` is the last ``trace_tail`` rows, :meth:`read_trace` all of
+    them). A resume into the same log dir continues the file without a duplicate or missing row; into a new
+    one, the file starts at the resume step and ``lr_trace.json`` names the files of the earlier steps. At
+    fit end ``lr_trace.png`` is drawn from the file (``trace_plot=False`` skips it) and, with a
+    ``TensorBoardLogger``, added to TensorBoard as the image ``lr_trace``. Without a logger it warns and
+    writes to ``default_root_dir``.
 
     **Plateau stepping** (every config with ``reduce_on_plateau``: torch's ``ReduceLROnPlateau`` and the
     ``plateau`` recipe) happens once after each completed validation run, never in the sanity check, with
@@ -36,7 +50,11 @@ class LRSchedulerCallback(MonitorKeys):
     those schedulers (which raises, or steps on a stale value, when validation did not run in that epoch,
     and steps once per epoch when validation ran twice) is switched off while this callback runs. The
     decision (reduce? at the floor? why) is the plateau rule's, :meth:`lr_recipes.schedules.Plateau.decide`;
-    each step is kept in :attr:`plateau_events` with its reason.
+    each step is kept in :attr:`plateau_events` (the last 32) with its reason.
+
+    **Frequency**: a step-interval scheduler with ``frequency: N`` is stepped after every N-th optimizer
+    step of the whole run (Lightning counts batches inside each epoch, so an N that does not divide the
+    epoch drifts and an N longer than an epoch never fires).
 
     Args:
         logging_interval: ``"step"``, ``"epoch"`` or ``None`` (each scheduler at its own interval), as
@@ -49,7 +67,10 @@ class LRSchedulerCallback(MonitorKeys):
             ``False``, warn and skip that step.
         stop_on_min_lr: stop training (as ``EarlyStopping`` does) when a plateau reduction is due but
             every param group is already at its ``min_lr``.
-        trace: keep the per-step trace and write ``lr_trace.csv`` / ``lr_trace.png`` at fit end.
+        trace: record the per-step trace to ``lr_trace.csv`` (and ``lr_trace.png`` at fit end).
+        trace_plot: draw ``lr_trace.png`` at fit end (and send it to TensorBoard).
+        trace_tail: rows of the trace kept in memory (:attr:`trace_rows`).
+        step_frequency: take over the stepping of step-interval schedulers with ``frequency > 1``.
         trace_all_ranks: under DDP, every other rank also writes its trace as ``lr_trace-rank<N>.csv``
             (to check that all ranks stepped with the same LRs).
         lint: at train start, warn about schedules built by :func:`lr_recipes.build` that waste part of
@@ -86,38 +107,52 @@ class LRSchedulerCallback(MonitorKeys):
         trace: bool = True,
         trace_all_ranks: bool = False,
         lint: bool = True,
+        trace_plot: bool = True,
+        trace_tail: int = 1000,
+        step_frequency: bool = True,
     ) -> None:
         super().__init__(logging_interval, log_momentum, log_weight_decay, log_key_prefix)
+        if not isinstance(trace_tail, int) or trace_tail < 0:
+            raise MisconfigurationException(f"trace_tail={trace_tail!r} must be a non-negative int, e.g. 1000")
         self.step_plateau = step_plateau
+        self.step_frequency = step_frequency
         self.strict = strict
         self.stop_on_min_lr = stop_on_min_lr
         self.trace = trace
+        self.trace_plot = trace_plot
         self.trace_all_ranks = trace_all_ranks
         self.lint = lint
-        self._trace = LRTrace()
+        self._trace = LRTrace(tail=trace_tail)
         self._plateau = PlateauStepper(strict=strict, log_key_prefix=log_key_prefix)
+        self._plateau.events = deque(maxlen=EVENTS_KEPT)  # type: ignore[assignment]
+        self._frequency = FrequencyStepper()
+        self._reductions: deque[int] = deque(maxlen=MARKS_KEPT)
+        self._count_steps = False  # count real optimizer steps (a GradScaler may skip some)
         self._next_step = 0
+        self._epoch = 0
+        self._loaded: dict[str, Any] | None = None  # the trace state of the checkpoint being resumed
 
     @property
     def plateau_events(self) -> list[PlateauEvent]:
-        """Every plateau step made by this callback, in order (see :class:`PlateauEvent`).
+        """The last 32 plateau steps made by this callback, in order (see :class:`PlateauEvent`).
 
         Example::
 
             >>> LRSchedulerCallback().plateau_events
             []
         """
-        return self._plateau.events
+        return list(self._plateau.events)
 
     @plateau_events.setter
     def plateau_events(self, events: list[PlateauEvent]) -> None:
-        self._plateau.events = list(events)
+        self._plateau.events = deque(events, maxlen=EVENTS_KEPT)  # type: ignore[assignment]
 
     # --- setup and teardown -------------------------------------------------------------------------
 
     @override
     def on_train_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        """Resolve the log keys (as ``LearningRateMonitor``), lay out the trace, take over plateau stepping."""
+        """Resolve the log keys (as ``LearningRateMonitor``), open the trace, take over plateau and
+        frequency stepping."""
         self._log_enabled = bool(trainer.loggers)
         if not self._log_enabled:
             rank_zero_warn(
@@ -126,61 +161,130 @@ class LRSchedulerCallback(MonitorKeys):
                 category=UserWarning,
             )
         self.start_names(trainer)
-        self._trace.clear_layout()
-        names_by_optimizer = self.names_by_optimizer(trainer)
-        for opt in trainer.optimizers:
-            opt = unwrap(opt)
-            self._trace.set_layout(opt, names_by_optimizer.get(id(opt), []))
-        self._next_step = trainer.global_step
+        self._next_step, self._epoch = trainer.global_step, trainer.current_epoch
+        if self.trace:
+            self._open_trace(trainer)
         if self.lint:
             from lr_recipes.lint import lint
 
             for config in trainer.lr_scheduler_configs:
                 for warning in lint(config.scheduler):
                     rank_zero_warn(f"lr_recipes lint: {warning}", category=UserWarning)
+        self._real_intervals = {}
         if self.step_plateau:
-            self._real_intervals = self._plateau.take(trainer)
+            self._real_intervals.update(self._plateau.take(trainer))
+        if self.step_frequency:
+            self._real_intervals.update(self._frequency.take(trainer))
+
+    def _open_trace(self, trainer: pl.Trainer) -> None:
+        self._trace.clear_layout()
+        # Only a GradScaler skips an optimizer step after on_before_optimizer_step: count real steps then.
+        self._count_steps = getattr(trainer.precision_plugin, "scaler", None) is not None
+        names_by_optimizer = self.names_by_optimizer(trainer)
+        for opt in trainer.optimizers:
+            opt = unwrap(opt)
+            self._trace.set_layout(opt, names_by_optimizer.get(id(opt), []), count_steps=self._count_steps)
+        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective call under DDP: every rank
+        if trainer.is_global_zero:
+            name = "lr_trace"
+        elif self.trace_all_ranks:
+            name = f"lr_trace-rank{trainer.global_rank}"
+        else:
+            return  # this rank keeps the in-memory tail only
+        resumed = self._loaded
+        if resumed is None and self._trace.path is not None and trainer.global_step > 0:
+            resumed = self._trace.state_dict()  # a second fit() of the same Trainer continues the file
+        if resumed is not None and not trainer.is_global_zero:
+            resumed = {**resumed, "path": os.path.join(os.path.dirname(resumed["path"] or ""), f"{name}.csv")}
+        path = self._trace.open(os.path.join(log_dir, f"{name}.csv"), trainer.global_step, resumed)
+        self._loaded = None
+        if len(self._trace.segments) > 1 and self._trace.segments[-1]["path"] == path:
+            rank_zero_info(
+                f"lr_recipes: {path} starts at step {trainer.global_step}; the earlier steps are in "
+                f"{self._trace.segments[-2]['path']} (listed in lr_trace.json)."
+            )
 
     @override
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Hand plateau stepping back to Lightning and write the trace (rank 0)."""
+        """Hand the stepping back to Lightning, close the trace file and draw it (rank 0)."""
         self._release()
-        if not self.trace:
+        self._trace.close()
+        if not (self.trace and self.trace_plot and trainer.is_global_zero and self._trace.path):
             return
-        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective call under DDP: every rank
-        if not len(self._trace):
+        rows = read_trace(self._trace.path)
+        if not rows:
             return
-        if trainer.is_global_zero:
-            self.write_trace(log_dir)
-        elif self.trace_all_ranks:
-            self.write_trace(log_dir, name=f"lr_trace-rank{trainer.global_rank}", plot=False)
+        png = os.path.splitext(self._trace.path)[0] + ".png"
+        figure = draw_trace(png, rows, marks=list(self._reductions))
+        for logger in trainer.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if type(logger).__name__ == "TensorBoardLogger" and hasattr(experiment, "add_image"):
+                import torch
+
+                from lr_recipes.plotting import figure_rgba
+
+                height, width, data = figure_rgba(figure)
+                image = torch.frombuffer(bytearray(data), dtype=torch.uint8).reshape(height, width, 4)[..., :3]
+                experiment.add_image("lr_trace", image, trainer.global_step, dataformats="HWC")
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._trace.close()  # what was recorded reaches the file
 
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._release()
+        self._trace.close()
 
     def _release(self) -> None:
         self._plateau.release()
+        self._frequency.release()
         self._real_intervals = {}
 
     # --- the per-step trace -------------------------------------------------------------------------
+
+    @override
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        # The previous batch's optimizer step is done: step the frequency configs whose turn it is, then
+        # (at a log step) append the trace buffer to the file and log the LRs this batch will use.
+        if self._frequency.owned:
+            self._frequency.before_batch(trainer)
+        if self.log_step_due(trainer):
+            self._trace.flush_if_full()
+            self.log_at_batch_start(trainer)
+
+    @override
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        self._epoch = trainer.current_epoch  # read once per epoch, not at every step
+        super().on_train_epoch_start(trainer, *args, **kwargs)
 
     @override
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Optimizer
     ) -> None:
         """Record the LR and momentum every param group is about to step with (host values, no sync)."""
-        if not self.trace:
+        if self.trace:
+            # One call per optimizer step, so counting them here is trainer.global_step without its property chain.
+            if not self._trace.record(optimizer, self._next_step, self._epoch):
+                self._record_slowly(trainer, optimizer)
+            self._next_step += 1
+
+    def _record_slowly(self, trainer: pl.Trainer, optimizer: Optimizer) -> None:
+        """A wrapped optimizer, or one whose param groups changed: LearningRateMonitor's keys from now on,
+        renamed in the file (``lr-SGD`` -> ``lr-SGD/pg1``), then record."""
+        optimizer = unwrap(optimizer)
+        if self._trace.record(optimizer, self._next_step, self._epoch) or not self._trace.knows(optimizer):
             return
-        if not self._trace.knows(optimizer):
-            optimizer = unwrap(optimizer)
-        # One call per optimizer step, so counting them here is trainer.global_step without its property chain.
-        self._trace.record(optimizer, self._next_step, trainer.current_epoch)
-        self._next_step += 1
+        old = self._trace.names(optimizer)
+        new = self.names_by_optimizer(trainer).get(id(optimizer), [])
+        self._trace.rename(dict(zip(old, new, strict=False)))
+        self._trace.set_layout(optimizer, new, count_steps=self._count_steps)
+        self._trace.record(optimizer, self._next_step, self._epoch)
 
     @property
     def trace_rows(self) -> list[dict[str, Any]]:
-        """The per-step trace: one dict per optimizer step with ``step``, ``epoch`` and each LR/momentum key.
+        """The last ``trace_tail`` rows of the trace, one dict per optimizer step (``step``, ``epoch``,
+        ``skipped`` and each LR/momentum key); :meth:`read_trace` reads every row from the file.
 
         Example::
 
@@ -189,48 +293,58 @@ class LRSchedulerCallback(MonitorKeys):
         """
         return self._trace.rows
 
-    @trace_rows.setter
-    def trace_rows(self, rows: list[dict[str, Any]]) -> None:
-        self._trace.rows = rows
-
-    def trace_columns(self) -> list[str]:
-        """Column names of the trace, in order: ``step``, ``epoch``, then each LR (and momentum) key.
+    def read_trace(self) -> list[dict[str, Any]]:
+        """Every row of this run's trace, read back from ``lr_trace.csv`` (and the files of the steps before
+        a resume into a new log dir); ``[]`` before the first fit.
 
         Example::
 
-            >>> LRSchedulerCallback().trace_columns()
-            ['step', 'epoch']
+            >>> LRSchedulerCallback().read_trace()
+            []
         """
-        return self._trace.columns()
+        if self._trace.path is None:
+            return []
+        self._trace.settle()
+        self._trace.flush()
+        return read_trace(self._trace.path)
 
-    def write_trace(
-        self, directory: str | os.PathLike[str], name: str = "lr_trace", plot: bool = True
-    ) -> tuple[str, str | None]:
-        """Write ``<name>.csv`` and (with ``plot``) ``<name>.png`` into ``directory``; return their paths.
+    @property
+    def trace_path(self) -> str | None:
+        """The trace file of the last fit on this rank (``None`` before it, or on ranks that write none).
 
         Example::
 
-            >>> import tempfile
-            >>> cb = LRSchedulerCallback()
-            >>> cb.trace_rows = [{"step": 0, "epoch": 0, "lr-SGD": 0.1}, {"step": 1, "epoch": 0, "lr-SGD": 0.05}]
-            >>> csv_path, png_path = cb.write_trace(tempfile.mkdtemp())
-            >>> open(csv_path).read().splitlines()[1]
-            '0,0,0.1'
+            >>> LRSchedulerCallback().trace_path is None
+            True
         """
-        marks = [e.step for e in self.plateau_events if e.reduced]
-        return self._trace.write(directory, name=name, plot=plot, marks=marks)
+        return self._trace.path
+
+    @property
+    def skipped_steps(self) -> int:
+        """Optimizer steps a ``GradScaler`` skipped in the run so far (resumes included).
+
+        Example::
+
+            >>> LRSchedulerCallback().skipped_steps
+            0
+        """
+        self._trace.settle()
+        return self._trace.skipped
 
     # --- plateau stepping ---------------------------------------------------------------------------
 
     @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._trace.flush_if_full()
         self._plateau.before_validation(trainer)
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or not self._plateau.owned:
             return
+        before = len(self._plateau.events)
         stop = self._plateau.after_validation(trainer, lambda stats: self.log_stats(trainer, stats))
+        self._reductions.extend(e.step for e in list(self._plateau.events)[before:] if e.reduced)
         if self.stop_on_min_lr:
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
             if stop:
@@ -244,28 +358,31 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def state_dict(self) -> dict[str, Any]:
-        """The trace and plateau history so far (the plateau counters live in the scheduler's state).
+        """Plain values of constant size: where the trace file is (its rows are in the file, flushed now),
+        the skipped-step count, the last plateau events and reductions.
 
         Example::
 
             >>> sorted(LRSchedulerCallback().state_dict())
-            ['plateau_events', 'trace_rows']
+            ['plateau_events', 'reductions', 'trace']
         """
         return {
-            "trace_rows": [{k: plain(v) for k, v in row.items()} for row in self.trace_rows],
-            "plateau_events": [asdict(e) for e in self.plateau_events],
+            "trace": self._trace.state_dict(),
+            "plateau_events": [asdict(e) for e in self._plateau.events],
+            "reductions": list(self._reductions),
         }
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the trace and plateau history of a resumed run.
+        """Restore the plateau history and where the trace continues (applied at train start).
 
         Example::
 
             >>> cb = LRSchedulerCallback()
-            >>> cb.load_state_dict({"trace_rows": [{"step": 0, "epoch": 0}], "plateau_events": []})
-            >>> len(cb.trace_rows)
-            1
+            >>> cb.load_state_dict({"trace": {"path": None, "skipped": 2, "segments": []}, "plateau_events": []})
+            >>> cb.plateau_events
+            []
         """
-        self.trace_rows = list(state_dict.get("trace_rows", []))
+        self._loaded = dict(state_dict.get("trace") or {}) or None
         self.plateau_events = [PlateauEvent(**e) for e in state_dict.get("plateau_events", [])]
+        self._reductions = deque(state_dict.get("reductions", []), maxlen=MARKS_KEPT)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import Any, Literal
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.types import LRSchedulerConfig
@@ -38,9 +39,9 @@ def unwrap(optimizer: Any) -> Optimizer:
 
 
 class MonitorKeys(LearningRateMonitor):
-    """``LearningRateMonitor`` with a configurable key prefix, keys cached per optimizer, and the LR logged
-    at every logged step (``logging_interval=None`` logs epoch-interval schedulers at each logged step too,
-    since a warmup moves them every step).
+    """``LearningRateMonitor`` with a configurable key prefix, keys resolved once per fit (and again when a
+    param group appears), and the LR logged at every logged step (``logging_interval=None`` logs
+    epoch-interval schedulers at each logged step too, since a warmup moves them every step).
 
     Args:
         logging_interval: ``"step"``, ``"epoch"`` or ``None``, as in ``LearningRateMonitor``.
@@ -73,9 +74,12 @@ class MonitorKeys(LearningRateMonitor):
         self._log_enabled = True
         # id(config) -> its real interval, for configs whose stepping the callback has taken over
         self._real_intervals: dict[int, str] = {}
+        self._log_plan: list[tuple[str | None, Optimizer, list[str], int]] | None = None
+        self._last_logged_lr: dict[int, list[float]] = {}  # id(optimizer) -> LRs last logged (non-step configs)
 
     def start_names(self, trainer: pl.Trainer) -> None:
         """Resolve the keys at train start, as ``LearningRateMonitor`` does (which needs a logger)."""
+        self._log_plan, self._last_logged_lr = None, {}
         if self._log_enabled:
             super().on_train_start(trainer)
         else:
@@ -103,17 +107,20 @@ class MonitorKeys(LearningRateMonitor):
 
     # --- logging ------------------------------------------------------------------------------------
 
-    @override
-    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        if not self._log_enabled or self.logging_interval == "epoch":
-            return
-        # Lightning's `should_update_logs` for the fit loop, inlined: this runs every batch and the
-        # property walks the loops (~7 µs); the rule is the same, `(step + 1) % every == 0 or should_stop`.
+    def log_step_due(self, trainer: pl.Trainer) -> bool:
+        """Lightning's ``should_update_logs`` for the fit loop, inlined: this runs every batch and the
+        property walks the loops (~7 µs); the rule is the same, ``(step + 1) % every == 0 or should_stop``."""
         every = trainer.log_every_n_steps
-        if every == 0 or ((trainer.fit_loop.epoch_loop._batches_that_stepped + 1) % every and not trainer.should_stop):
-            return
-        # "any": epoch-interval schedulers too, since warmup or a plateau change them between epochs.
-        self.log_stats(trainer, self._extract_stats(trainer, "any"))
+        return bool(every) and (
+            not (trainer.fit_loop.epoch_loop._batches_that_stepped + 1) % every or trainer.should_stop
+        )
+
+    def log_at_batch_start(self, trainer: pl.Trainer) -> None:
+        """What ``LearningRateMonitor.on_train_batch_start`` logs at a log step; with ``logging_interval=None``
+        epoch-interval schedulers too while their LR moves (a warmup, a plateau reduction), since
+        ``LearningRateMonitor`` would show them only at epoch starts."""
+        if self._log_enabled and self.logging_interval != "epoch":
+            self.log_stats(trainer, self._extract_stats(trainer, "moved" if self.logging_interval is None else "any"))
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
@@ -138,17 +145,57 @@ class MonitorKeys(LearningRateMonitor):
 
     @override
     def _extract_stats(self, trainer: pl.Trainer, interval: str) -> dict[str, float]:
-        # Configs whose stepping the callback owns carry its own interval; log them under their real one.
-        if not self._real_intervals:
-            return super()._extract_stats(trainer, interval)
-        saved = [(c, c.interval) for c in trainer.lr_scheduler_configs if id(c) in self._real_intervals]
-        for config, _ in saved:
-            config.interval = self._real_intervals[id(config)]
-        try:
-            return super()._extract_stats(trainer, interval)
-        finally:
-            for config, interval_now in saved:
-                config.interval = interval_now
+        """``LearningRateMonitor._extract_stats`` with the keys resolved once (again when a param group
+        appears), configs the callback steps itself read at their real interval, and no ever-growing
+        history (``LearningRateMonitor`` appends every logged LR to ``self.lrs``)."""
+        plan = self._log_plan
+        if plan is None or any(len(opt.param_groups) != n for _, opt, _, n in plan):
+            plan = self._log_plan = self._make_log_plan(trainer)
+        stats: dict[str, float] = {}
+        last = self._last_logged_lr
+        for config_interval, opt, names, _ in plan:
+            if config_interval is not None and interval not in (config_interval, "any"):
+                # "moved": step-interval configs, and the others only if their LR changed since last logged
+                if interval != "moved":
+                    continue
+                if config_interval != "step":
+                    lrs = [g["lr"] for g in opt.param_groups]
+                    if last.get(id(opt)) == lrs:
+                        continue
+                    last[id(opt)] = lrs
+            elif config_interval is not None and config_interval != "step":
+                last[id(opt)] = [g["lr"] for g in opt.param_groups]
+            use_betas = "betas" in opt.defaults
+            for group, name in zip(opt.param_groups, names, strict=True):
+                stats[name] = group["lr"]
+                if self.log_momentum:
+                    stats[f"{name}-momentum"] = group["betas"][0] if use_betas else group.get("momentum", 0)
+                if self.log_weight_decay:
+                    stats[f"{name}-weight_decay"] = group["weight_decay"]
+        if stats:
+            device = trainer.strategy.root_device
+            # the store behind trainer.callback_metrics (the property re-reads every logged metric first)
+            store = getattr(trainer._logger_connector, "_callback_metrics", None)
+            store = store if isinstance(store, dict) else trainer.callback_metrics
+            store.update({name: torch.tensor(value, device=device) for name, value in stats.items()})
+        return stats
+
+    def _make_log_plan(self, trainer: pl.Trainer) -> list[tuple[str | None, Optimizer, list[str], int]]:
+        """(interval or ``None`` for an optimizer without scheduler, optimizer, group keys, group count)."""
+        sched_names, seen, seen_types = self._find_names_from_schedulers(trainer.lr_scheduler_configs)
+        self._remap_keys(sched_names)
+        plan: list[tuple[str | None, Optimizer, list[str], int]] = []
+        for names, config in zip(sched_names, trainer.lr_scheduler_configs, strict=True):
+            opt = config.scheduler.optimizer
+            interval = self._real_intervals.get(id(config), config.interval)
+            plan.append((interval, opt, names, len(opt.param_groups)))
+        opt_names, without = self._find_names_from_optimizers(trainer.optimizers, seen, seen_types)
+        self._remap_keys(opt_names)
+        plan.extend((None, opt, names, len(opt.param_groups)) for opt, names in zip(without, opt_names, strict=True))
+        for names in sched_names + opt_names:
+            for name in names:
+                self.lrs[name] = []  # the keys, as LearningRateMonitor has them; values go to the loggers
+        return plan
 
     @override
     def _find_names_from_schedulers(

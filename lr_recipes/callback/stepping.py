@@ -1,4 +1,7 @@
-"""The schedulers the callback steps itself: plateau schedulers once after every completed validation run.
+"""The schedulers the callback steps itself: plateau schedulers once after every completed validation run
+(:class:`PlateauStepper`), and step-interval schedulers with a ``frequency`` every ``frequency`` optimizer
+steps of the whole run (:class:`FrequencyStepper`; Lightning tests ``batch_idx % frequency`` inside each
+epoch, so a frequency that does not divide the epoch drifts and one longer than an epoch never fires).
 
 Lightning steps a config whose interval is ``"step"`` or ``"epoch"``; while the callback owns a config it
 carries :data:`CALLBACK_INTERVAL` instead, so Lightning's loop never steps it a second time. The plateau
@@ -78,7 +81,24 @@ def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
     decide = getattr(scheduler, "decide", None)
     if decide is not None:
         return decide(value)
-    rule = Plateau(
+    state = PlateauState(
+        best=scheduler.best, num_bad_epochs=scheduler.num_bad_epochs, cooldown_counter=scheduler.cooldown_counter
+    )
+    lrs = [float(g["lr"]) for g in scheduler.optimizer.param_groups]
+    return torch_plateau_rule(scheduler).decide(state, value, lrs, scheduler.min_lrs)
+
+
+def torch_plateau_rule(scheduler: Any) -> Plateau:
+    """The rule of torch's ``ReduceLROnPlateau`` ``scheduler``, read from its attributes.
+
+    Example::
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        >>> torch_plateau_rule(torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=3)).patience
+        3
+    """
+    return Plateau(
         mode=scheduler.mode,
         factor=scheduler.factor,
         patience=scheduler.patience,
@@ -87,11 +107,6 @@ def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
         cooldown=scheduler.cooldown,
         eps=scheduler.eps,
     )
-    state = PlateauState(
-        best=scheduler.best, num_bad_epochs=scheduler.num_bad_epochs, cooldown_counter=scheduler.cooldown_counter
-    )
-    lrs = [float(g["lr"]) for g in scheduler.optimizer.param_groups]
-    return rule.decide(state, value, lrs, scheduler.min_lrs)
 
 
 def stored_callback_metrics(trainer: pl.Trainer) -> dict[str, Any]:
@@ -179,9 +194,12 @@ class PlateauStepper:
                 raise MisconfigurationException(message + " (strict=False warns and skips instead)")
             rank_zero_warn(message + " Skipping this plateau step.", category=RuntimeWarning)
             return None
-        tensor = torch.as_tensor(current, dtype=torch.float64 if current.device.type == "cpu" else torch.float32)
-        # Mean over ranks: each rank may have logged its own shard's value without sync_dist.
-        value = float(trainer.strategy.reduce(tensor.detach().clone(), reduce_op="mean"))
+        if trainer.world_size > 1:
+            tensor = torch.as_tensor(current, dtype=torch.float64 if current.device.type == "cpu" else torch.float32)
+            # Mean over ranks: each rank may have logged its own shard's value without sync_dist.
+            value = float(trainer.strategy.reduce(tensor.detach().clone(), reduce_op="mean"))
+        else:
+            value = float(current)
         if not math.isfinite(value):
             rank_zero_warn(
                 f"LRSchedulerCallback: {monitor}={value} at epoch {trainer.current_epoch}, step "
@@ -196,8 +214,11 @@ class PlateauStepper:
         optimizer = sched.optimizer
         before = [float(g["lr"]) for g in optimizer.param_groups]
         decision = plateau_decision(sched, value)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
+        if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
+                trainer.lightning_module.lr_scheduler_step(sched, value)
+        else:
             trainer.lightning_module.lr_scheduler_step(sched, value)
         after = [float(g["lr"]) for g in optimizer.param_groups]
         reduced = any(b - a > 0 for a, b in zip(after, before, strict=True))
@@ -232,3 +253,53 @@ class PlateauStepper:
                 f"(epoch {trainer.current_epoch}, step {trainer.global_step})."
             )
         return decision.stop
+
+
+class FrequencyStepper:
+    """Owns the step-interval configs with ``frequency > 1`` (automatic optimization): steps each after
+    every ``frequency``-th optimizer step of the run, counted by ``trainer.global_step`` (which a resume
+    restores, so the rhythm continues across epochs and resumes).
+
+    Example::
+
+        >>> FrequencyStepper().owned
+        []
+    """
+
+    def __init__(self) -> None:
+        self.owned: list[tuple[LRSchedulerConfig, str]] = []
+        self._done = -1  # the global_step the configs were last considered at
+
+    def take(self, trainer: pl.Trainer) -> dict[int, str]:
+        """Take over every step-interval config with a frequency above 1; return ``id(config) -> "step"``."""
+        self.owned, self._done = [], -1
+        if not trainer.lightning_module.automatic_optimization:
+            return {}  # Lightning steps no scheduler under manual optimization: the user does
+        for config in trainer.lr_scheduler_configs:
+            if config.interval == "step" and config.frequency > 1 and not config.reduce_on_plateau:
+                self.owned.append((config, config.interval))
+                config.interval = CALLBACK_INTERVAL
+        return {id(config): interval for config, interval in self.owned}
+
+    def release(self) -> None:
+        """Hand the configs back to Lightning."""
+        for config, interval in self.owned:
+            config.interval = interval
+        self.owned = []
+
+    def before_batch(self, trainer: pl.Trainer) -> None:
+        """Before a training batch: step the configs whose turn came with the optimizer step just made.
+
+        Stepping here rather than after the batch sets the same LR for the next optimizer step, and a
+        checkpoint saved in between holds the scheduler before this step (``global_step % frequency == 0``
+        then), so a resume makes it at its first batch, exactly once. ``_done`` keeps a second batch at the
+        same ``global_step`` (gradient accumulation) from stepping twice."""
+        step = trainer.global_step
+        if step == self._done:
+            return
+        self._done = step
+        if step == 0:
+            return
+        for config, _ in self.owned:
+            if step % config.frequency == 0:
+                trainer.lightning_module.lr_scheduler_step(config.scheduler, None)

@@ -1,21 +1,41 @@
 """The per-step LR trace: the LR (and momentum) every param group stepped with, one row per optimizer step,
-and its CSV / PNG output (the picture through :func:`lr_recipes.plotting.draw_lr`).
+streamed to ``<log_dir>/lr_trace.csv``, with a picture through :func:`lr_recipes.plotting.draw_lr`.
+
+Memory and checkpoint state do not grow with the run: rows wait in a small buffer that is appended to the
+file at log steps and validation once it holds ``flush_rows`` (100) rows, and always at checkpoints, fit
+end, an exception, and when it fills (a crash loses at most 100 rows); only the last ``tail`` rows stay in
+memory. The columns are ``step``, ``epoch``, ``skipped``
+(1 where a ``GradScaler`` skipped that optimizer step), then each LR key and its ``…-momentum``. When a
+param group appears mid-run the header gains its key (and existing keys are renamed the way
+``LearningRateMonitor`` renames them, ``lr-SGD`` -> ``lr-SGD/pg1``): the file is rewritten once.
+
+A run resumed into the same file continues it: rows at or after the resume step (written after the
+checkpoint) are cut first, so no row is duplicated or missing. A run resumed into a new log dir starts its
+file at the resume step and writes ``lr_trace.json`` naming the files that hold the earlier steps;
+:func:`read_trace` follows them.
 
 Example::
 
-    >>> import torch
+    >>> import os, tempfile, torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
     >>> trace = LRTrace()
     >>> trace.set_layout(opt, ["lr-SGD"])
+    >>> path = trace.open(os.path.join(tempfile.mkdtemp(), "lr_trace.csv"), first_step=0)
     >>> trace.record(opt, step=0, epoch=0)
-    >>> trace.rows
-    [{'step': 0, 'epoch': 0, 'lr-SGD': 0.1, 'lr-SGD-momentum': 0.9}]
+    True
+    >>> opt.step()
+    >>> trace.close()
+    >>> open(path).read().splitlines()
+    ['step,epoch,skipped,lr-SGD,lr-SGD-momentum', '0,0,0,0.1,0.9']
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 import os
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +43,8 @@ import torch
 from torch.optim import Optimizer
 
 MOMENTUM_SUFFIX = "-momentum"
+FIXED_COLUMNS = ("step", "epoch", "skipped")
+PLOT_POINTS = 20_000  # rows drawn at most: a 1M-step trace is thinned evenly for the picture
 
 
 def plain(value: Any) -> Any:
@@ -49,117 +71,344 @@ def momentum_kind(optimizer: Optimizer) -> str | None:
     return "betas" if "betas" in optimizer.defaults else "momentum" if "momentum" in optimizer.defaults else None
 
 
-class LRTrace:
-    """One row per optimizer step: ``step``, ``epoch``, then each group's LR key and its ``…-momentum``.
+class _StepCounter:
+    """Optimizer step post-hook counting the steps that really ran (a GradScaler skips ``optimizer.step``)."""
 
-    Rows are kept compact (step, epoch, layout, values) and turned into dicts only when read; values are
-    read from the param groups without a host-device sync (tensor LRs are copied and read back later).
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        self.count += 1
+
+
+class LRTrace:
+    """The trace of one fit: layouts per optimizer, a buffer, a bounded in-memory tail, and the CSV file.
+
+    Args:
+        tail: rows kept in memory (:attr:`rows`); the file has them all.
+        buffer_rows: rows buffered before they are appended to the file.
 
     Example::
 
-        >>> LRTrace().columns()
-        ['step', 'epoch']
+        >>> LRTrace(tail=10).rows
+        []
     """
 
-    def __init__(self) -> None:
-        self._entries: list[tuple[int, int, tuple[str, ...], list[Any]]] = []
-        self._restored: list[dict[str, Any]] = []  # rows restored from a checkpoint or set by hand
+    def __init__(self, tail: int = 1000, buffer_rows: int = 1000, flush_rows: int = 100) -> None:
+        self.buffer_rows = buffer_rows
+        self.flush_rows = flush_rows
+        # entries: [step, epoch, skipped (None until settled), columns, values, its optimizer's step counter,
+        # the counter's value when recorded]; a step was skipped if the counter did not move by the next one
+        self._tail: deque[list[Any]] = deque(maxlen=tail)
+        self._buffer: list[list[Any]] = []
+        self._unsettled = 0  # entries at the end of the buffer whose skip flag is not known yet
+        self._counters: dict[int, _StepCounter] = {}  # id(optimizer) -> its step counter
+        self._hooks: list[Any] = []
         # id(optimizer) -> (column names, momentum source: "betas" | "momentum" | None)
         self._layout: dict[int, tuple[tuple[str, ...], str | None]] = {}
+        self._header: list[str] = list(FIXED_COLUMNS)
+        self._positions: dict[tuple[str, ...], list[int]] = {}
+        self._file: Any = None
+        self._writer: Any = None
+        self.path: str | None = None
+        self.segments: list[dict[str, Any]] = []  # the files of the run so far: {"path", "first_step"}
+        self.skipped = 0  # optimizer steps a GradScaler skipped, over the whole run (resumes included)
 
-    def set_layout(self, optimizer: Optimizer, names: Sequence[str]) -> None:
-        """Name the columns of ``optimizer``'s rows: one LR key per param group (and momentum keys)."""
+    # --- layout -------------------------------------------------------------------------------------
+
+    def set_layout(self, optimizer: Optimizer, names: Sequence[str], count_steps: bool = False) -> None:
+        """Name the columns of ``optimizer``'s rows (one LR key per param group, and momentum keys); with
+        ``count_steps`` (a GradScaler may skip steps), count the steps that really ran to flag skipped ones."""
         kind = momentum_kind(optimizer)
         columns = tuple(names) + (tuple(f"{name}{MOMENTUM_SUFFIX}" for name in names) if kind else ())
-        self._layout[id(optimizer)] = (columns, kind)
+        counter = self._counters.get(id(optimizer))
+        if count_steps and counter is None:
+            counter = self._counters[id(optimizer)] = _StepCounter()
+            self._hooks.append(optimizer.register_step_post_hook(counter))
+        self._layout[id(optimizer)] = (columns, kind, len(optimizer.param_groups), counter)
+        self._extend_header(columns)
+
+    def rename(self, renames: dict[str, str]) -> None:
+        """Rename columns (``LearningRateMonitor``'s ``lr-SGD`` -> ``lr-SGD/pg1`` when a group appears),
+        in the file too; call :meth:`set_layout` for the optimizer's new names after."""
+        renames = {old: new for old, new in renames.items() if old != new}
+        for old, new in list(renames.items()):
+            renames[old + MOMENTUM_SUFFIX] = new + MOMENTUM_SUFFIX
+        if any(name in renames for name in self._header):
+            self._rewrite([renames.get(name, name) for name in self._header])
+            for entry in self._buffer:
+                entry[3] = tuple(renames.get(c, c) for c in entry[3])
 
     def clear_layout(self) -> None:
-        """Forget the optimizers (a new fit builds new ones)."""
-        self._layout = {}
+        """Forget the optimizers (a new fit builds new ones) and remove the step counters."""
+        self.settle()
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks, self._layout, self._counters = [], {}, {}
 
-    def record(self, optimizer: Optimizer, step: int, epoch: int) -> None:
-        """Append the LR and momentum every param group of ``optimizer`` is about to step with."""
-        layout = self._layout.get(id(optimizer))
-        if layout is None:
-            return
-        columns, kind = layout
-        groups = optimizer.param_groups
-        values = [g["lr"] for g in groups]
-        if kind == "betas":
-            values += [g["betas"][0] for g in groups]
-        elif kind == "momentum":
-            values += [g.get("momentum", 0) for g in groups]
-        if isinstance(values[0], torch.Tensor):  # capturable optimizers: copy now, read back at fit end
-            values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]
-        self._entries.append((step, epoch, columns, values))
+    def names(self, optimizer: Optimizer) -> list[str]:
+        """The LR keys of ``optimizer``'s param groups, as laid out now."""
+        columns = self._layout[id(optimizer)][0] if id(optimizer) in self._layout else ()
+        return [c for c in columns if not c.endswith(MOMENTUM_SUFFIX)]
 
     def knows(self, optimizer: Optimizer) -> bool:
         """Whether ``optimizer``'s steps are traced."""
         return id(optimizer) in self._layout
 
+    def columns(self) -> list[str]:
+        """Column names in order: ``step``, ``epoch``, ``skipped``, then each LR (and momentum) key."""
+        return list(self._header)
+
+    def _extend_header(self, columns: Sequence[str]) -> None:
+        new = [c for c in columns if c not in self._header]
+        if new:
+            self._rewrite(self._header + new)
+
+    # --- recording ----------------------------------------------------------------------------------
+
+    def record(self, optimizer: Optimizer, step: int, epoch: int) -> bool:
+        """Keep the LR and momentum every param group of ``optimizer`` is about to step with; ``False`` (and
+        nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out."""
+        layout = self._layout.get(id(optimizer))
+        if layout is None:
+            return False
+        columns, kind, groups_laid_out, counter = layout
+        groups = optimizer.param_groups
+        if len(groups) != groups_laid_out:
+            return False
+        buffer = self._buffer
+        if len(buffer) >= self.buffer_rows:
+            self.settle()  # every buffered step has run by now: this one has not started
+            self.flush()
+        values = [g["lr"] for g in groups]
+        if kind == "momentum":
+            values += [g.get("momentum", 0) for g in groups]
+        elif kind == "betas":
+            values += [g["betas"][0] for g in groups]
+        if type(values[0]) is not float and isinstance(values[0], torch.Tensor):
+            values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]  # capturable
+        buffer.append([step, epoch, 0, columns, values, counter, counter.count if counter is not None else 0])
+        self._unsettled += 1
+        return True
+
+    def settle(self) -> None:
+        """Mark the recorded steps as skipped or not; call between optimizer steps (all recorded ones ran)."""
+        if not self._unsettled:
+            return
+        entries = self._buffer[-self._unsettled :] if self._buffer else []
+        later: dict[int, int] = {}  # counter -> its value at the next entry of the same optimizer
+        for entry in reversed(entries):
+            counter = entry[5]
+            if counter is None:
+                continue  # no GradScaler: no step is skipped
+            after = later.get(id(counter), counter.count)
+            skipped = after == entry[6]
+            entry[2] = int(skipped)
+            self.skipped += skipped
+            later[id(counter)] = entry[6]
+        self._unsettled = 0
+
     def __len__(self) -> int:
-        return len(self._restored) + len(self._entries)
+        return len(self._tail) + len(self._buffer)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        """Every row as a dict, in step order."""
-        rows = list(self._restored)
-        for step, epoch, columns, values in self._entries:
-            row: dict[str, Any] = {"step": step, "epoch": epoch}
-            row.update(zip(columns, values, strict=True))
+        """The last ``tail`` rows as dicts, in step order (the file has every row: :func:`read_trace`)."""
+        self.settle()
+        rows = []
+        recent = list(self._tail) + self._buffer
+        for step, epoch, skipped, columns, values, _, _ in recent[len(recent) - self._tail.maxlen :]:
+            row: dict[str, Any] = {"step": step, "epoch": epoch, "skipped": skipped}
+            row.update(zip(columns, map(plain, values), strict=True))
             rows.append(row)
         return rows
 
-    @rows.setter
-    def rows(self, rows: list[dict[str, Any]]) -> None:
-        self._restored, self._entries = list(rows), []
+    # --- the file -----------------------------------------------------------------------------------
 
-    def columns(self) -> list[str]:
-        """Column names in order: ``step``, ``epoch``, then each LR (and momentum) key."""
-        columns = ["step", "epoch"]
-        for row in self._restored:
-            columns.extend(key for key in row if key not in columns)
-        for layout in dict.fromkeys(entry[2] for entry in self._entries):
-            columns.extend(key for key in layout if key not in columns)
-        return columns
+    def open(self, path: str, first_step: int, resumed: dict[str, Any] | None = None) -> str:
+        """Start writing ``path`` with rows from ``first_step`` on.
 
-    def write(
-        self, directory: str | os.PathLike[str], name: str = "lr_trace", plot: bool = True, marks: Sequence[int] = ()
-    ) -> tuple[str, str | None]:
-        """Write ``<name>.csv`` and (with ``plot``) ``<name>.png`` into ``directory``; return their paths.
-
-        ``marks``: steps to mark on the picture (plateau reductions).
+        Args:
+            path: the CSV file.
+            first_step: the step of the first row this fit records (``trainer.global_step`` at train start).
+            resumed: the trace state saved in the checkpoint (:meth:`state_dict`) when the run resumes:
+                if it wrote ``path``, its rows before ``first_step`` are kept and the rest cut; otherwise
+                ``path`` starts fresh and ``<name>.json`` next to it names the files of the earlier steps.
         """
-        os.makedirs(directory, exist_ok=True)
-        csv_path = os.path.join(directory, f"{name}.csv")
-        png_path = os.path.join(directory, f"{name}.png") if plot else None
-        columns = self.columns()
-        rows = [{k: plain(v) for k, v in row.items()} for row in self.rows]
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
+        self.close()
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.path = path
+        resumed = resumed or {}
+        earlier = [dict(s) for s in resumed.get("segments", [])]
+        self.skipped = int(resumed.get("skipped", 0))
+        continues = resumed.get("path")
+        keep = continues is not None and os.path.abspath(continues) == os.path.abspath(path) and os.path.exists(path)
+        if keep and first_step > 0:
+            old_header = _cut_from(path, first_step)
+            self._header = old_header + [c for c in self._header if c not in old_header]
+            if self._header != old_header:
+                self._rewrite(self._header, force=True)
+            self.segments = earlier or [{"path": path, "first_step": 0}]
+        else:
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerow(self._header)
+            self.segments = [*earlier, {"path": path, "first_step": first_step}]
+            meta = os.path.splitext(path)[0] + ".json"
+            if first_step > 0:
+                with open(meta, "w") as f:
+                    json.dump({"segments": self.segments}, f, indent=1)
+            elif os.path.exists(meta):
+                os.remove(meta)
+        self._positions = {}
+        self._file = open(path, "a", newline="")  # noqa: SIM115 - kept open for the whole fit, closed by close()
+        self._writer = csv.writer(self._file)
+        return path
+
+    def flush_if_full(self) -> None:
+        """:meth:`flush` once ``flush_rows`` rows are buffered (at log steps: a write per step would cost
+        more than the row)."""
+        if len(self._buffer) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the buffered rows to the file; call between optimizer steps."""
+        if not self._buffer:
+            return
+        self.settle()
+        rows, self._buffer = self._buffer, []
+        self._tail.extend(rows)
+        if self._writer is None:
+            return
+        width = len(self._header)
+        out = []
+        for step, epoch, skipped, columns, values, _, _ in rows:
+            positions = self._positions.get(columns)
+            if positions is None:
+                positions = self._positions[columns] = [self._header.index(c) for c in columns]
+            line: list[Any] = [""] * width
+            line[0], line[1], line[2] = step, epoch, skipped
+            for pos, value in zip(positions, values, strict=True):
+                line[pos] = value.item() if isinstance(value, torch.Tensor) else value
+            out.append(line)
+        self._writer.writerows(out)
+        self._file.flush()
+
+    def close(self) -> None:
+        """Settle, flush and close the file."""
+        self.settle()
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+        self._file = self._writer = None
+
+    def _rewrite(self, header: list[str], force: bool = False) -> None:
+        """Give the file a new header (renamed or added columns), moving each value to its column."""
+        old = self._header
+        self._header, self._positions = list(header), {}
+        if self.path is None or not os.path.exists(self.path) or (header == old and not force):
+            return
+        self.settle()
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+        with open(self.path, newline="") as f:
+            reader = csv.reader(f)
+            file_header = next(reader, old)
+            renamed = [header[old.index(c)] if c in old and len(old) == len(header) else c for c in file_header]
+            rows = [dict(zip(renamed, row, strict=False)) for row in reader]
+        with open(self.path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        if png_path is not None:
-            draw_trace(png_path, columns, rows, marks)
-        return csv_path, png_path
+        if self._file is not None:
+            self._file = open(self.path, "a", newline="")  # noqa: SIM115
+            self._writer = csv.writer(self._file)
+
+    # --- checkpoint state ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain values of constant size: the file, its columns and the skipped count (rows are in the file).
+
+        Example::
+
+            >>> LRTrace().state_dict()
+            {'path': None, 'skipped': 0, 'segments': []}
+        """
+        self.settle()
+        self.flush()
+        return {"path": self.path, "skipped": self.skipped, "segments": [dict(s) for s in self.segments]}
 
 
-def draw_trace(path: str, columns: Sequence[str], rows: list[dict[str, Any]], marks: Sequence[int] = ()) -> None:
-    """Draw the LR (and momentum) columns of trace ``rows`` to ``path`` with :func:`~lr_recipes.plotting.draw_lr`.
+def _cut_from(path: str, first_step: int) -> list[str]:
+    """Cut ``path`` (a trace CSV in step order) before its first row with a step >= ``first_step``; return
+    its header."""
+    with open(path, "rb+") as f:
+        header = next(csv.reader([f.readline().decode()]), [])
+        offset = f.tell()
+        for line in iter(f.readline, b""):
+            step = line.split(b",", 1)[0]
+            if step.strip() and int(step) >= first_step:
+                break
+            offset = f.tell()
+        f.truncate(offset)
+    return list(header)
+
+
+def read_trace(path: str | os.PathLike[str], follow: bool = True) -> list[dict[str, Any]]:
+    """Every row of a trace CSV as a dict of numbers (empty cells left out), in step order; with ``follow``,
+    the rows before a resume are read first from the files its ``lr_trace.json`` names (if still there).
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lr_trace.csv")
+        >>> _ = open(path, "w").write("step,epoch,skipped,lr-SGD\\n0,0,0,0.1\\n1,0,1,0.1\\n")
+        >>> read_trace(path)[1]
+        {'step': 1, 'epoch': 0, 'skipped': 1, 'lr-SGD': 0.1}
+    """
+    path = os.fspath(path)
+    rows: list[dict[str, Any]] = []
+    meta = os.path.splitext(path)[0] + ".json"
+    if follow and os.path.exists(meta):
+        with open(meta) as f:
+            segments = json.load(f)["segments"]
+        for here, nxt in itertools.pairwise(segments):
+            if os.path.exists(here["path"]) and os.path.abspath(here["path"]) != os.path.abspath(path):
+                rows += [r for r in read_trace(here["path"], follow=False) if r["step"] < nxt["first_step"]]
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rows.append(
+                {k: (int(v) if k in FIXED_COLUMNS else float(v)) for k, v in row.items() if v not in ("", None)}
+            )
+    return rows
+
+
+def draw_trace(path: str | None, rows: list[dict[str, Any]], marks: Sequence[int] = ()) -> Any:
+    """Draw the LR (and momentum) columns of trace ``rows`` to ``path`` (thinned to :data:`PLOT_POINTS`
+    rows) with :func:`~lr_recipes.plotting.draw_lr`; return the figure.
 
     Example::
 
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "t.png")
-        >>> draw_trace(path, ["step", "epoch", "lr"], [{"step": 0, "epoch": 0, "lr": 0.1}])
+        >>> _ = draw_trace(path, [{"step": 0, "epoch": 0, "skipped": 0, "lr": 0.1}])
         >>> os.path.exists(path)
         True
     """
     from lr_recipes.plotting import draw_lr
 
+    skipped = sum(r.get("skipped", 0) for r in rows)
+    if len(rows) > PLOT_POINTS:
+        stride = -(-len(rows) // PLOT_POINTS)
+        rows = rows[::stride] + ([rows[-1]] if (len(rows) - 1) % stride else [])
+    columns = list(dict.fromkeys(k for r in rows for k in r if k not in FIXED_COLUMNS))
+
     def series(cols: list[str]) -> dict[str, tuple[list[float], list[float]]]:
         return {c: ([r["step"] for r in rows if c in r], [r[c] for r in rows if c in r]) for c in cols}
 
-    lr_cols = [c for c in columns[2:] if not c.endswith(MOMENTUM_SUFFIX)]
-    mom_cols = [c for c in columns[2:] if c.endswith(MOMENTUM_SUFFIX)]
-    draw_lr(series(lr_cols), series(mom_cols), out=path, marks=marks)
+    lr_cols = [c for c in columns if not c.endswith(MOMENTUM_SUFFIX)]
+    mom_cols = [c for c in columns if c.endswith(MOMENTUM_SUFFIX)]
+    note = f"{skipped} optimizer steps skipped (AMP)" if skipped else None
+    return draw_lr(series(lr_cols), series(mom_cols), out=path, marks=marks, note=note)

@@ -13,7 +13,7 @@ Example::
     (0.0, 0.1, 0.0)
 """
 
-from lr_recipes.schedules.base import Constant, Schedule, ScheduleError
+from lr_recipes.schedules.base import Constant, Scaled, Schedule, ScheduleError
 from lr_recipes.schedules.cosine import Cosine, CosineRestarts
 from lr_recipes.schedules.cyclic import Cyclic, CyclicMode
 from lr_recipes.schedules.horizon import Cooldown, OnResume, Stretch
@@ -46,6 +46,7 @@ __all__ = [
     "PlateauMode",
     "PlateauState",
     "Polynomial",
+    "Scaled",
     "Schedule",
     "ScheduleError",
     "Step",

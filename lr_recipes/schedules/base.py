@@ -171,3 +171,33 @@ class Constant(Schedule):
 
     def __call__(self, t: int) -> float:
         return self.base_lr
+
+
+@dataclass(frozen=True)
+class Scaled(Schedule):
+    """Another schedule times a constant: ``factor * schedule(t)``, with the same momentum.
+
+    The schedule of a param group that appears mid-run (``BaseFinetuning`` unfreezing a backbone): it
+    follows the first group's schedule as a factor of its own LR at the moment it appeared.
+
+    Example::
+
+        >>> Scaled(Constant(0.1), factor=0.5)(7)
+        0.05
+    """
+
+    schedule: Schedule
+    factor: float
+
+    def __call__(self, t: int) -> float:
+        return self.factor * self.schedule(t)
+
+    def momentum(self, t: int) -> float | None:
+        """The wrapped schedule's momentum (momentum is not scaled).
+
+        Example::
+
+            >>> Scaled(Constant(0.1), factor=2.0).momentum(0) is None
+            True
+        """
+        return self.schedule.momentum(t)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from lr_recipes.schedules.base import require, require_choice
@@ -183,10 +183,7 @@ class Plateau:
         due = bad > self.patience
         if due:
             cooldown, bad = self.cooldown, 0
-        after = replace(
-            state, best=best, num_bad_epochs=bad, cooldown_counter=cooldown, num_observations=state.num_observations + 1
-        )
-        return after, due
+        return PlateauState(best, bad, cooldown, state.num_observations + 1), due
 
     def observe(self, state: PlateauState, value: float) -> bool:
         """Advance ``state`` in place by one validation result; ``True`` when a reduction is due now.

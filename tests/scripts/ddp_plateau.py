@@ -52,7 +52,7 @@ def main(out_dir: str, recipe: str) -> None:
         "rank": trainer.global_rank,
         "used_lrs": model.used_lrs,
         "events": [[e.step, e.value, e.lrs, e.reduced] for e in cb.plateau_events],
-        "trace": [row["lr-SGD"] for row in cb.trace_rows],
+        "trace": [row["lr-SGD"] for row in cb.trace_rows],  # the in-memory tail: every rank has one
     }
     with open(os.path.join(out_dir, f"rank{trainer.global_rank}.json"), "w") as f:
         json.dump(result, f)
