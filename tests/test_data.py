@@ -329,6 +329,13 @@ def test_split_is_disjoint_complete_and_seeded() -> None:
     assert not torch.equal(val, split_indices(100, 20, seed=4)[1])
 
 
+def test_val_split_is_not_in_class_order() -> None:
+    # Image folders store samples class by class; a limited validation run must still see every class.
+    labels = torch.arange(10).repeat_interleave(100)
+    _, val = split_indices(len(labels), 200, seed=0)
+    assert len(labels[val[:32]].unique()) >= 8
+
+
 def test_datamodule_splits() -> None:
     dm = setup_dm(source="synthetic", synthetic_size=400, val_size=50, seed=1)
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (400, 50, 100)

@@ -414,7 +414,10 @@ def _fingerprint(source: str, root: Path) -> list[int]:
 
 
 def split_indices(n: int, val_size: int, seed: int) -> tuple[Tensor, Tensor]:
-    """Seeded random ``(train, val)`` index split of ``range(n)``, both sorted.
+    """Seeded random ``(train, val)`` index split of ``range(n)``: train sorted, val in the seeded random order.
+
+    Val keeps the random order because the image-folder sources are stored class by class: sorted, the first
+    ``limit_val_batches`` batches would hold one or two classes and score a biased accuracy.
 
     Example::
 
@@ -423,7 +426,7 @@ def split_indices(n: int, val_size: int, seed: int) -> tuple[Tensor, Tensor]:
         (7, 3, True)
     """
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[val_size:].sort().values, perm[:val_size].sort().values
+    return perm[val_size:].sort().values, perm[:val_size]
 
 
 def stratified_subset(labels: Tensor, size: int, seed: int) -> Tensor:
