@@ -124,7 +124,33 @@ def stored_callback_metrics(trainer: pl.Trainer) -> dict[str, Any]:
     return stored if isinstance(stored, dict) else trainer.callback_metrics
 
 
-class PlateauStepper:
+class _ConfigOwner:
+    """Takes some scheduler configs from Lightning's loop (their interval set to ``CALLBACK_INTERVAL``, so the
+    loop never steps them) and hands them back; subclasses say which configs with :meth:`wants`."""
+
+    def __init__(self) -> None:
+        self.owned: list[tuple[LRSchedulerConfig, str]] = []
+
+    def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
+        raise NotImplementedError
+
+    def take(self, trainer: pl.Trainer) -> dict[int, str]:
+        """Take over every config this stepper steps; return ``id(config) -> its real interval``."""
+        self.owned = []
+        for config in trainer.lr_scheduler_configs:
+            if config.interval != CALLBACK_INTERVAL and self.wants(trainer, config):
+                self.owned.append((config, config.interval))
+                config.interval = CALLBACK_INTERVAL
+        return {id(config): interval for config, interval in self.owned}
+
+    def release(self) -> None:
+        """Hand the configs back to Lightning (their real interval)."""
+        for config, interval in self.owned:
+            config.interval = interval
+        self.owned = []
+
+
+class PlateauStepper(_ConfigOwner):
     """Owns the plateau configs of a fit: takes them from Lightning at train start, steps each once after
     every completed validation run with that run's monitored value (averaged over DDP ranks), hands them
     back at fit end.
@@ -140,26 +166,14 @@ class PlateauStepper:
     """
 
     def __init__(self, strict: bool = True, log_key_prefix: str = "lr-") -> None:
+        super().__init__()
         self.strict = strict
         self.log_key_prefix = log_key_prefix
-        self.owned: list[tuple[LRSchedulerConfig, str]] = []
         self.events: list[PlateauEvent] = []
         self._before_validation: dict[str, Any] = {}
 
-    def take(self, trainer: pl.Trainer) -> dict[int, str]:
-        """Take over every plateau config; return ``id(config) -> its real interval``."""
-        self.owned = []
-        for config in trainer.lr_scheduler_configs:
-            if config.reduce_on_plateau and config.interval != CALLBACK_INTERVAL:
-                self.owned.append((config, config.interval))
-                config.interval = CALLBACK_INTERVAL
-        return {id(config): interval for config, interval in self.owned}
-
-    def release(self) -> None:
-        """Hand the configs back to Lightning (their real interval)."""
-        for config, interval in self.owned:
-            config.interval = interval
-        self.owned = []
+    def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
+        return bool(config.reduce_on_plateau)
 
     def before_validation(self, trainer: pl.Trainer) -> None:
         """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
@@ -255,7 +269,7 @@ class PlateauStepper:
         return decision.stop
 
 
-class FrequencyStepper:
+class FrequencyStepper(_ConfigOwner):
     """Owns the step-interval configs with ``frequency > 1`` (automatic optimization): steps each after
     every ``frequency``-th optimizer step of the run, counted by ``trainer.global_step`` (which a resume
     restores, so the rhythm continues across epochs and resumes).
@@ -267,25 +281,18 @@ class FrequencyStepper:
     """
 
     def __init__(self) -> None:
-        self.owned: list[tuple[LRSchedulerConfig, str]] = []
+        super().__init__()
         self._done = -1  # the global_step the configs were last considered at
 
     def take(self, trainer: pl.Trainer) -> dict[int, str]:
         """Take over every step-interval config with a frequency above 1; return ``id(config) -> "step"``."""
-        self.owned, self._done = [], -1
-        if not trainer.lightning_module.automatic_optimization:
-            return {}  # Lightning steps no scheduler under manual optimization: the user does
-        for config in trainer.lr_scheduler_configs:
-            if config.interval == "step" and config.frequency > 1 and not config.reduce_on_plateau:
-                self.owned.append((config, config.interval))
-                config.interval = CALLBACK_INTERVAL
-        return {id(config): interval for config, interval in self.owned}
+        self._done = -1
+        return super().take(trainer)
 
-    def release(self) -> None:
-        """Hand the configs back to Lightning."""
-        for config, interval in self.owned:
-            config.interval = interval
-        self.owned = []
+    def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
+        # Under manual optimization Lightning steps no scheduler: the user does, so there is nothing to take.
+        automatic = trainer.lightning_module.automatic_optimization
+        return automatic and config.interval == "step" and config.frequency > 1 and not config.reduce_on_plateau
 
     def before_batch(self, trainer: pl.Trainer) -> None:
         """Before a training batch: step the configs whose turn came with the optimizer step just made.

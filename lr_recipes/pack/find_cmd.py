@@ -31,7 +31,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from lr_recipes.find import RULES, FindError, LRFindResult, find_lr
 from lr_recipes.lint import lr_curve
 from lr_recipes.pack.cli import RecipeCLI
-from lr_recipes.pack.preview import estimate_run
+from lr_recipes.pack.preview import planned_optimizers
 from lr_recipes.registry import get_recipe
 
 
@@ -110,14 +110,7 @@ def peak_factor(cli: Any) -> float:
 
         >>> # peak_factor(RecipeCLI(args=["--config", "recipes/fast.yaml"], run=False)) -> 1.0 (warmup, then linear)
     """
-    run, per_device = estimate_run(cli.trainer, cli.datamodule)
-    trainer = cli.trainer
-    config = cli.model.make_optimizers(
-        total_steps=run.total_steps,
-        steps_per_epoch=run.steps_per_epoch,
-        global_batch_size=per_device * trainer.num_devices * trainer.num_nodes * trainer.accumulate_grad_batches,
-        per_device_batch_size=per_device,
-    )
+    run, config = planned_optimizers(cli)
     scheduler = config["lr_scheduler"]["scheduler"]
     assert run.total_steps is not None
     base = float(config["optimizer"].param_groups[0]["initial_lr"])

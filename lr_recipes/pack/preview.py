@@ -95,6 +95,25 @@ def _train_samples(datamodule: CIFAR10DataModule) -> int:
     return len(datamodule.train_dataloader().dataset)
 
 
+def planned_optimizers(cli: Any) -> tuple[Run, dict[str, Any]]:
+    """The run a CLI's config will do and the optimizer + scheduler config its model builds for it, no training.
+
+    Example::
+
+        >>> # run, config = planned_optimizers(RecipeCLI(args=["--config", "recipes/fast.yaml"], run=False))
+        >>> # config["lr_scheduler"]["scheduler"].lr_at(0)
+    """
+    run, per_device = estimate_run(cli.trainer, cli.datamodule)
+    trainer = cli.trainer
+    config = cli.model.make_optimizers(
+        total_steps=run.total_steps,
+        steps_per_epoch=run.steps_per_epoch,
+        global_batch_size=per_device * trainer.num_devices * trainer.num_nodes * trainer.accumulate_grad_batches,
+        per_device_batch_size=per_device,
+    )
+    return run, config
+
+
 def preview(config_args: list[str], out: str | None = None) -> Preview:
     """Resolve a config exactly as ``fit`` would, compute its LR curve, lint it and draw it to ``out``.
 
@@ -109,15 +128,8 @@ def preview(config_args: list[str], out: str | None = None) -> Preview:
         Run(total_steps=16, steps_per_epoch=16)
     """
     cli = RecipeCLI(args=config_args, run=False, save_config_callback=None)
-    run, per_device = estimate_run(cli.trainer, cli.datamodule)
-    trainer = cli.trainer
+    run, config = planned_optimizers(cli)
     model: ImageClassifier = cli.model
-    config = model.make_optimizers(
-        total_steps=run.total_steps,
-        steps_per_epoch=run.steps_per_epoch,
-        global_batch_size=per_device * trainer.num_devices * trainer.num_nodes * trainer.accumulate_grad_batches,
-        per_device_batch_size=per_device,
-    )
     scheduler = config["lr_scheduler"]["scheduler"]
     assert run.total_steps is not None
     lrs = lr_curve(scheduler, run.total_steps)
