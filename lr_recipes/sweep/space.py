@@ -338,8 +338,8 @@ class SearchSpace:
                     fix = f"; add 'when: {{{name_key}: [{', '.join(takers)}]}}'" if takers else ""
                     raise SweepSpaceError(
                         f"{p.key}: schedule {name!r} has no parameter {param!r}"
-                        f"{_closest(param, get_recipe(name).params)}{fix}; "
-                        f"{name}'s parameters: {', '.join(get_recipe(name).params)}"
+                        f"{_closest(param, ['name', *get_recipe(name).params])}{fix}; "
+                        f"{name}'s parameters: name, {', '.join(get_recipe(name).params)}"
                     )
             first = {p.key: p.probe_values()[0] for p in active}
             for p in active or [None]:
