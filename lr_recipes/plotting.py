@@ -58,6 +58,17 @@ def save(fig: Any, out: str | os.PathLike[str]) -> str:
     return out
 
 
+def _finish(fig: Any, ax: Any, title: str | None, out: str | os.PathLike[str] | None, note: str | None = None) -> Any:
+    """The common end of every ``draw_*``: title and note on ``ax``, the PNG to ``out`` if given; the figure."""
+    if title:
+        ax.set_title(title, fontsize=9)
+    if note:
+        ax.text(0.99, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.4")
+    if out is not None:
+        save(fig, out)
+    return fig
+
+
 def draw_lr(
     lrs: Series,
     momenta: Series | None = None,
@@ -103,14 +114,8 @@ def draw_lr(
             ax.axvline(x, color="0.85", linewidth=0.6, zorder=0)
         for x in marks:
             ax.axvline(x, color="grey", linestyle=":", linewidth=1)
-    if title:
-        axes[0].set_title(title, fontsize=9)
-    if note:
-        axes[0].text(0.99, 0.95, note, transform=axes[0].transAxes, ha="right", va="top", fontsize=8, color="0.4")
     axes[-1].set_xlabel("optimizer step")
-    if out is not None:
-        save(fig, out)
-    return fig
+    return _finish(fig, axes[0], title, out, note)
 
 
 def draw_lr_find(
@@ -174,11 +179,7 @@ def draw_lr_find(
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title, fontsize=9)
-    if out is not None:
-        save(fig, out)
-    return fig
+    return _finish(fig, ax, title, out)
 
 
 def draw_curves(
@@ -206,11 +207,7 @@ def draw_curves(
     ax.grid(alpha=0.3)
     if curves:
         ax.legend(fontsize="x-small")
-    if title:
-        ax.set_title(title, fontsize=9)
-    if out is not None:
-        save(fig, out)
-    return fig
+    return _finish(fig, ax, title, out)
 
 
 def draw_trials(
@@ -255,11 +252,7 @@ def draw_trials(
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title, fontsize=9)
-    if out is not None:
-        save(fig, out)
-    return fig
+    return _finish(fig, ax, title, out)
 
 
 def draw_bars(
@@ -278,11 +271,7 @@ def draw_bars(
     ax = axes[0]
     ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
     ax.grid(alpha=0.3, axis="x")
-    if title:
-        ax.set_title(title, fontsize=9)
-    if out is not None:
-        save(fig, out)
-    return fig
+    return _finish(fig, ax, title, out)
 
 
 def draw_resume(
@@ -329,13 +318,7 @@ def draw_resume(
     ax.set_xlabel("optimizer step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title, fontsize=9)
-    if note:
-        ax.text(0.99, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.4")
-    if out is not None:
-        save(fig, out)
-    return fig
+    return _finish(fig, ax, title, out, note)
 
 
 def figure_rgba(fig: Any) -> tuple[int, int, bytes]:
