@@ -8,11 +8,9 @@
    data, seed and number of optimizer steps.
 2. The check: the winner (``--config best.yaml``) and the best hand-set recipe of BENCHMARKS.md section 4
    (``onecycle``: ``pct_start`` 0.25, ``div_factor`` 25, ``final_div_factor`` 1e4, peak LR 0.1) re-run side by
-   side on a larger split (``--final-subset`` for ``--final-epochs`` epochs), same model and seed, validated on
-   ``--final-val-size`` held-out images (a superset of the sweep's; the test set is not used).
-
-The held-out splits are smaller ``val_size`` values, not ``limit_val_batches``: the split keeps the class order
-of the image folder, so its first batches hold one class only.
+   side on the whole 45k training split (``--final-subset 0``) for ``--final-epochs`` epochs, same model and
+   seed, validated on ``--final-val-size`` held-out images (a superset of the sweep's) and tested on the
+   official test set, which no trial saw.
 
 Reported (``<out-dir>/result.json``): the trial table, pruning's saving (optimizer steps trained over the steps
 of unpruned trials), the per-trial overhead beyond the training loop (a trial's wall time minus its fit loop's),
@@ -68,7 +66,7 @@ def overlay(args: argparse.Namespace, subset: int, epochs: int, log_dir: str, *,
             "source": "imagefolder",
             "root": args.data_root,
             "cache_dir": args.cache_dir,
-            "train_subset": subset,
+            "train_subset": subset or None,  # 0: the whole training split
             # A smaller held-out split, not limit_val_batches: the split is in class order, so its first
             # batches hold one class only.
             "val_size": args.val_size if sweep else args.final_val_size,
@@ -76,7 +74,9 @@ def overlay(args: argparse.Namespace, subset: int, epochs: int, log_dir: str, *,
             "num_workers": 0,
             "seed": 0,
         },
-        "test_after_fit": False,
+        # The final pair is also scored on the official test set, which no trial saw (the sweep's held-out
+        # images are part of the final pair's validation split).
+        "test_after_fit": not sweep,
     }
 
 
@@ -92,8 +92,8 @@ def final_cmd(args: argparse.Namespace, name: str, extra: list[str], root: Path)
 def final_result(name: str, log_root: Path, wall: float) -> dict[str, Any]:
     (log_dir,) = log_root.glob("*/version_*")  # the recipe names the CSVLogger run
     summary = json.loads((log_dir / "summary.json").read_text())
-    keys = ("best_val_acc", "optimizer_steps", "train_images_per_s", "wall_time_s")
-    return {"name": name, "wall_s": round(wall, 1), **{k: summary[k] for k in keys}}
+    keys = ("best_val_acc", "test_acc", "optimizer_steps", "train_images_per_s", "wall_time_s")
+    return {"name": name, "wall_s": round(wall, 1), **{k: summary.get(k) for k in keys}}
 
 
 def run_all(cmds: list[list[str]], log: Path) -> float:
@@ -111,20 +111,20 @@ def run_all(cmds: list[list[str]], log: Path) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", default="/work/shared/data/cifar10_jpeg.tar.gz")
-    p.add_argument("--cache-dir", default="/work/coord/data/cache")
+    p.add_argument("--cache-dir", default=str(REPO / "data" / "cache"))
     p.add_argument("--out-dir", default="runs/sweep_real")
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="sweep workers side by side on one SQLite storage")
-    p.add_argument("--train-subset", type=int, default=640)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--train-subset", type=int, default=6000)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--val-every", type=float, default=0.5, help="val_check_interval of the sweep's trials")
     p.add_argument("--prune-after", type=float, default=0.4)
 
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--val-size", type=int, default=500, help="held-out images the sweep validates on")
-    p.add_argument("--final-val-size", type=int, default=2000, help="held-out images the final pair validates on")
-    p.add_argument("--final-subset", type=int, default=2560)
-    p.add_argument("--final-epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--val-size", type=int, default=1000, help="held-out images the sweep validates on")
+    p.add_argument("--final-val-size", type=int, default=5000, help="held-out images the final pair validates on")
+    p.add_argument("--final-subset", type=int, default=0, help="training images of the final pair (0: all)")
+    p.add_argument("--final-epochs", type=int, default=3)
     p.add_argument("--skip-final", action="store_true")
     args = p.parse_args()
     root = Path(args.out_dir).resolve()
