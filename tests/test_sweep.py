@@ -182,6 +182,13 @@ def test_a_pruned_trial_stops_early() -> None:
     last = TrialPruning(study.ask(), monitor="val_acc", mode="max")
     _classifier_fit(last, max_epochs=1)
     assert not last.pruned and [s for s, _ in last.history] == [2]
+    # ... also when it comes before the last step: validating every 2 of 5 batches, the run's last
+    # validation is at step 4 and its last step is 5 (the sweep_real benchmark lost a trial this way).
+    pruner = optuna.pruners.ThresholdPruner(lower=2.0, n_warmup_steps=3)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    early = TrialPruning(study.ask(), monitor="val_acc", mode="max")
+    trainer = _classifier_fit(early, max_epochs=1, limit_train_batches=5, val_check_interval=0.5)
+    assert [s for s, _ in early.history] == [2, 4] and not early.pruned and trainer.global_step == 5
 
 
 def test_a_diverging_run_stops_and_says_why() -> None:

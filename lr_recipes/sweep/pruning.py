@@ -140,8 +140,11 @@ class TrialPruning(Callback):
                 decision = _DIVERGED
             elif self.trial is not None:
                 self.trial.report(value, step)
-                # The last validation run: the trial is complete, pruning it would only discard its result.
-                final = step >= trainer.estimated_stepping_batches
+                # The last validation run: the trial is as good as complete, and pruning it would only discard
+                # its result. It is the last if the next one, as far off as this one was from the one before,
+                # would fall after the run's end (validation need not come at the very last step).
+                since = step - (self.history[-2][0] if len(self.history) > 1 else 0)
+                final = step + since > trainer.estimated_stepping_batches
                 decision = _PRUNE if not final and self.trial.should_prune() else _GO
         decision = trainer.strategy.broadcast(decision, src=0)
         if decision == _DIVERGED and self.diverged is None:
