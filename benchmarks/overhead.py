@@ -76,10 +76,15 @@ class HookClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
         self._depth = 0
 
-    def wrap(self, name: str, fn: Any) -> Any:
+    def wrap(self, name: str, fn: Any, when: Any = None) -> Any:
+        """``fn``, timed under ``name``; with ``when(*args, **kwargs)``, only the calls it accepts are timed."""
+
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if when is not None and not when(*args, **kwargs):
+                return fn(*args, **kwargs)
             self._depth += 1
             start = time.thread_time()
             try:
@@ -88,8 +93,30 @@ class HookClock:
                 self._depth -= 1
                 if self._depth == 0:
                     self.seconds[name] = self.seconds.get(name, 0.0) + time.thread_time() - start
+                    self.calls[name] = self.calls.get(name, 0) + 1
 
         return timed
+
+    def instrument_plateau_stepping(self, trainer: pl.Trainer) -> None:
+        """Time Lightning's epoch-end stepping of plateau schedulers (``_update_learning_rates("epoch",
+        update_plateau_schedulers=True)``: it reads the monitored metric from ``trainer.callback_metrics`` and
+        calls ``lr_scheduler_step``). For a torch ``ReduceLROnPlateau`` config this is the code that steps it;
+        for ours, which the callback steps after validation, the same call finds nothing to step. Without it,
+        the torch variant's plateau stepping would be charged only ``scheduler.step()`` and ours all of it."""
+        loop = trainer.fit_loop.epoch_loop
+        loop._update_learning_rates = self.wrap(
+            "step:lightning plateau stepping",
+            loop._update_learning_rates,
+            when=lambda interval, update_plateau_schedulers: interval == "epoch" and update_plateau_schedulers,
+        )
+
+    def calibrate(self, calls: int = 20000) -> float:
+        """Seconds this clock charges per timed call of a function that does nothing (its own cost)."""
+        probe = HookClock()
+        noop = probe.wrap("noop", lambda: None)
+        for _ in range(calls):
+            noop()
+        return probe.seconds["noop"] / calls
 
     def instrument_callback(self, callback: Callback) -> None:
         """Wrap the hooks the callback's class implements (Lightning's calls to no-op hooks are not ours)."""
@@ -107,8 +134,10 @@ class HookClock:
         for key, fn in list(hooks.items()):
             hooks[key] = self.wrap("step:optimizer step hook", fn)
 
-    def per_step(self, steps: int) -> float:
-        return sum(t for name, t in self.seconds.items() if name.startswith("step:")) / steps
+    def per_step(self, steps: int, own_cost: float = 0.0) -> float:
+        """Seconds per step inside the per-step code, less ``own_cost`` per timed call (:meth:`calibrate`)."""
+        names = [name for name in self.seconds if name.startswith("step:")]
+        return sum(self.seconds[n] - own_cost * self.calls[n] for n in names) / steps
 
 
 def cosine_spec(warmup: int) -> dict[str, Any]:
@@ -208,13 +237,22 @@ def fit(
         enable_model_summary=False,
         enable_checkpointing=False,
     )
+    if clock is not None:
+        clock.instrument_plateau_stepping(trainer)
     model = LinearModel(pair, scheduler, epochs * epoch_steps, warmup, clock)
     val = batches(1, seed=1) if pair == "plateau" else None
     start = time.perf_counter()
     trainer.fit(model, batches(epoch_steps, seed=0), val)
     rest = time.perf_counter() - start - timer.seconds
     if clock is not None:
-        return {"in_hooks": clock.per_step(trainer.global_step), "by_hook": dict(clock.seconds)}
+        own = clock.calibrate()
+        return {
+            "in_hooks": clock.per_step(trainer.global_step, own),
+            "in_hooks_uncorrected": clock.per_step(trainer.global_step),
+            "clock_cost_s": own,
+            "by_hook": dict(clock.seconds),
+            "calls": dict(clock.calls),
+        }
     return {"wall": timer.per_step, "cpu": timer.cpu_per_step, "untimed_s": rest}
 
 

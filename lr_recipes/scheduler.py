@@ -5,10 +5,11 @@
 ``state_dict`` round trip continues bit-identically.
 
 :class:`PlateauScheduler` is a ``ReduceLROnPlateau`` whose LR is ``warmup(t) * max(base * factor**k,
-min_lr)``. It is stepped with ``step(metric)`` after each validation, while its warmup advances once per
-optimizer step through an optimizer step hook, so the same object is correct whether Lightning steps it
-once per epoch (``interval: "epoch"``), :class:`~lr_recipes.LRSchedulerCallback` steps it after every
-validation run, or a plain torch loop calls ``scheduler.step(val_loss)``.
+min_lr)``. It is stepped with ``step(metric)`` after each validation, while its clock counts optimizer
+steps by itself (and an optimizer step hook applies the warmup while it lasts), so the same object is
+correct whether Lightning steps it once per epoch (``interval: "epoch"``),
+:class:`~lr_recipes.LRSchedulerCallback` steps it after every validation run, or a plain torch loop calls
+``scheduler.step(val_loss)``.
 
 Both are normally made by :func:`lr_recipes.build`.
 
@@ -19,9 +20,10 @@ Two things torch's schedulers get wrong are handled by both:
   (``new_lr(t) = lr_at_appearance * lr_0(t) / lr_0(appearance)``), and the factor is in the state, so a
   resume (with the group restored, as ``BaseFinetuning`` does) continues it.
 - **Skipped optimizer steps** (a ``GradScaler`` skips ``optimizer.step()`` when gradients overflow): the
-  clock counts optimizer steps that really ran, read by an optimizer step hook, so a ``scheduler.step()``
-  after a skipped step leaves the schedule where it is and counts ``skipped_steps`` instead (no false
-  "``lr_scheduler.step()`` before ``optimizer.step()``" warning).
+  clock counts optimizer steps that really ran (:mod:`lr_recipes.step_counter`: one increment in the wrapper
+  torch already puts on ``optimizer.step``, no per-step hook), so a ``scheduler.step()`` after a skipped step
+  leaves the schedule where it is and counts ``skipped_steps`` instead (no false "``lr_scheduler.step()``
+  before ``optimizer.step()``" warning).
 
 Example::
 
@@ -52,6 +54,8 @@ from lr_recipes.registry.plan import cooldown_window, resume_plan, resume_warmup
 from lr_recipes.schedules.base import Scaled, Schedule
 from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.warmup import warmup_factor
+from lr_recipes.step_counter import ATTRIBUTE as STEPS_ATTRIBUTE
+from lr_recipes.step_counter import count_steps, steps_taken
 
 
 def _set_group_value(group: dict[str, Any], key: str, value: float) -> None:
@@ -129,7 +133,7 @@ class RecipeScheduler(LRScheduler):
         self._awaiting_resume = False
         _init_group_and_skip_tracking(self, len(self.schedules))
         super().__init__(optimizer, last_epoch)
-        self._hook = optimizer.register_step_post_hook(_WeakStepHook(self))
+        self._seen_optimizer_steps = count_steps(optimizer)
 
     def attach_plan(self, planner: Any, plan: dict[str, Any], horizon: dict[str, Any] | None = None) -> None:
         """Keep the run's plan (saved in the state) and the planner that rebuilds schedules on resume.
@@ -211,10 +215,11 @@ class RecipeScheduler(LRScheduler):
         if self._awaiting_resume:
             self._refuse_cooldown_without_resume()
         if self._step_count:  # not torch's initial step from __init__
-            if self._optimizer_steps == self._seen_optimizer_steps:  # the optimizer step did not run
+            ran = self.optimizer.__dict__.get(STEPS_ATTRIBUTE, 0)  # steps_taken(), inlined: this runs every step
+            if ran == self._seen_optimizer_steps:  # the optimizer step did not run
                 self.skipped_steps += 1
                 return
-            self._seen_optimizer_steps = self._optimizer_steps
+            self._seen_optimizer_steps = ran
         if len(self.optimizer.param_groups) != len(self.schedules):
             _adopt_new_groups(self, self.last_epoch)
         if self.added_groups:
@@ -222,9 +227,6 @@ class RecipeScheduler(LRScheduler):
         self._step_count += 1
         self.last_epoch += 1
         self._write(self.last_epoch)
-
-    def _after_optimizer_step(self) -> None:
-        self._optimizer_steps += 1
 
     def _add_group_schedule(self, lr: float, t: int) -> float:
         """The schedule of a group that appeared at step ``t`` with ``lr``: the first group's, scaled."""
@@ -288,13 +290,10 @@ class RecipeScheduler(LRScheduler):
             _adopt_new_groups(self, self.last_epoch)
         self._write(self.last_epoch)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # torch optimizers pickle without their hooks; the hook is registered again on unpickling.
-        return {k: v for k, v in self.__dict__.items() if k != "_hook"}
-
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # torch optimizers pickle without their step wrapper (and its count): count again from here.
         self.__dict__.update(state)
-        self._hook = self.optimizer.register_step_post_hook(_WeakStepHook(self))
+        self._seen_optimizer_steps = count_steps(self.optimizer)
 
     def _resume_plan(self, state_dict: dict[str, Any]) -> None:
         """Continue with the checkpoint's plan, or change it as ``on_resume`` / ``cooldown`` say."""
@@ -316,8 +315,9 @@ class PlateauScheduler(ReduceLROnPlateau):
     """Warmup, then reduce on plateau; the LR is ``warmup(t) * max(base * factor**k, min_lr)`` per group.
 
     ``step(metric)`` records one validation result (as ``ReduceLROnPlateau.step``) and never advances
-    the warmup; the warmup clock ``last_epoch`` advances once per optimizer step through an optimizer
-    step hook. Validation results during warmup update ``best`` but never count as bad epochs, so the
+    the warmup; the warmup clock ``last_epoch`` counts the optimizer steps that ran (read from the
+    optimizer's step counter), and an optimizer step hook applies the warmup's LR while it lasts.
+    Validation results during warmup update ``best`` but never count as bad epochs, so the
     patience starts when the full LR is reached. Non-finite values count as no improvement.
 
     The attributes of ``ReduceLROnPlateau`` that callbacks read (``best``, ``num_bad_epochs``,
@@ -370,10 +370,49 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.plan: dict[str, Any] | None = None
         self.horizon: dict[str, Any] | None = None
         _init_group_and_skip_tracking(self, len(self.min_lrs))
+        self._hook: Any = None
+        self._closed = False
         # ReduceLROnPlateau's own __init__ is skipped on purpose: its LR is the optimizer's current one,
         # ours is a closed form. LRScheduler's sets base_lrs/initial_lr and calls _initial_step.
         LRScheduler.__init__(self, optimizer, last_epoch=-1)
-        self._hook = optimizer.register_step_post_hook(_WeakStepHook(self))
+        count_steps(optimizer)
+        self._watch_warmup()
+
+    # --- the clock: optimizer steps that ran, read from the optimizer's step counter -----------------
+
+    @property  # type: ignore[override]
+    def last_epoch(self) -> int:
+        """Optimizer steps that ran since step 0 (the warmup clock); a ``GradScaler``-skipped step does not count.
+
+        Read from the optimizer's step counter (:mod:`lr_recipes.step_counter`), so it costs nothing per step.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = PlateauScheduler(opt, Plateau(), [0.0])
+            >>> opt.step(); opt.step(); sched.last_epoch
+            2
+        """
+        origin = self._clock_origin
+        if origin is None:
+            return self._clock_base
+        return self._clock_base + self.optimizer.__dict__.get(STEPS_ATTRIBUTE, 0) - origin
+
+    @last_epoch.setter
+    def last_epoch(self, value: int) -> None:
+        self._clock_base = value
+        self._clock_origin = None if self._closed else steps_taken(self.optimizer)
+
+    def _watch_warmup(self) -> None:
+        """Apply the warmup's LR after every optimizer step while it lasts (an optimizer step hook), and
+        no longer once it is over: after warmup the LR changes only in ``step(metrics)``."""
+        needed = not self._closed and self.last_epoch < self.warmup_steps
+        if needed and self._hook is None:
+            self._hook = self.optimizer.register_step_post_hook(_WeakStepHook(self))
+        elif not needed and self._hook is not None:
+            self._hook.remove()
+            self._hook = None
 
     # --- ReduceLROnPlateau's public attributes, read by callbacks and users ---------------------------
     mode = property(lambda self: self.rule.mode)
@@ -471,13 +510,15 @@ class PlateauScheduler(ReduceLROnPlateau):
         self._apply()
 
     def _after_optimizer_step(self) -> None:
-        # Runs only when the optimizer step really ran: a GradScaler-skipped step leaves the warmup alone.
-        # After warmup the LR changes only in step(metrics), which adopts new param groups itself.
-        self.last_epoch += 1
-        if self.last_epoch <= self.warmup_steps:
+        # The warmup hook: runs only when the optimizer step really ran (a GradScaler-skipped step leaves the
+        # warmup alone), after the step counter moved. After warmup step(metrics) adopts new groups itself.
+        t = self.last_epoch
+        if t <= self.warmup_steps:
             if len(self.optimizer.param_groups) != len(self.base_lrs):
-                _adopt_new_groups(self, self.last_epoch - 1)
+                _adopt_new_groups(self, t - 1)
             self._apply()
+        if t >= self.warmup_steps:
+            self._watch_warmup()
 
     def _add_group_schedule(self, lr: float, t: int) -> float:
         """A group that appeared at step ``t`` with ``lr`` follows the first group as a factor: its base
@@ -506,15 +547,21 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> sched.close(); opt.step(); sched.last_epoch
             0
         """
-        self._hook.remove()
+        self._clock_base, self._clock_origin, self._closed = self.last_epoch, None, True
+        self._watch_warmup()
 
     def __getstate__(self) -> dict[str, Any]:
-        # torch optimizers pickle without their hooks; the hook is registered again on unpickling.
-        return {k: v for k, v in self.__dict__.items() if k != "_hook"}
+        # torch optimizers pickle without their hooks and step counter: the clock is saved as a number and
+        # counted again from the unpickled optimizer's counter.
+        state = {k: v for k, v in self.__dict__.items() if k != "_hook"}
+        state["_clock_base"], state["_hook"] = self.last_epoch, None
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._hook = self.optimizer.register_step_post_hook(_WeakStepHook(self))
+        if not self._closed:
+            self._clock_origin = count_steps(self.optimizer)
+        self._watch_warmup()
 
     def step(self, metrics: Any = None, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record one validation result; reduce the LR when patience has run out.
@@ -636,6 +683,7 @@ class PlateauScheduler(ReduceLROnPlateau):
         if len(self.optimizer.param_groups) > len(self.base_lrs):
             _adopt_new_groups(self, self.last_epoch)
         self._apply()
+        self._watch_warmup()
 
     def _resume_plan(self, state_dict: dict[str, Any]) -> None:
         """The plateau's counters carry over as they are; a changed warmup follows ``on_resume``."""

@@ -36,7 +36,7 @@ import itertools
 import json
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -71,6 +71,45 @@ def momentum_kind(optimizer: Optimizer) -> str | None:
     return "betas" if "betas" in optimizer.defaults else "momentum" if "momentum" in optimizer.defaults else None
 
 
+def _plain_or_copied(values: Sequence[Any]) -> Sequence[Any]:
+    """``values`` as a tuple when they are plain numbers (the fast row), else a list with every tensor copied
+    (a ``capturable`` optimizer's tensor LR changes in place)."""
+    if all(type(v) in (float, int) for v in values):
+        return tuple(values)
+    return [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]
+
+
+def _rows_in(item: Any) -> int:
+    return len(item.lrs) if type(item) is _Run else 1
+
+
+def _entries(item: Any) -> Iterator[tuple[int, int, int, tuple[str, ...], Sequence[Any]]]:
+    """``(step, epoch, skipped, columns, values)`` of every row of a buffer item (a row entry or a run)."""
+    if type(item) is not _Run:
+        yield item[0], item[1], item[2], item[3], item[4]
+        return
+    momenta = item.momenta if item.kind is not None else itertools.repeat(None)
+    for i, (lr, m) in enumerate(zip(item.lrs, momenta, strict=False)):  # no momentum: repeat(None)
+        yield item.first + i, item.epoch, 0, item.columns, (lr,) if item.kind is None else (lr, m)
+
+
+class _Run:
+    """Consecutive steps of one optimizer with one param group and plain-number values, kept as columns:
+    a step appends its LR (and momentum) to lists instead of making a row, the cheapest record there is.
+
+    ``first`` is the step of the first value; ``room`` how many fit before the buffer is full."""
+
+    __slots__ = ("columns", "epoch", "first", "kind", "lrs", "momenta", "optimizer", "room")
+
+    def __init__(
+        self, optimizer: Optimizer, columns: tuple[str, ...], kind: str | None, first: int, epoch: int, room: int
+    ) -> None:
+        self.optimizer, self.columns, self.kind = optimizer, columns, kind
+        self.first, self.epoch, self.room = first, epoch, room
+        self.lrs: list[float] = []
+        self.momenta: list[Any] = []
+
+
 class _StepCounter:
     """Optimizer step post-hook counting the steps that really ran (a GradScaler skips ``optimizer.step``)."""
 
@@ -99,17 +138,22 @@ class LRTrace:
     def __init__(self, tail: int = 1000, buffer_rows: int = 1000, flush_rows: int = 100) -> None:
         self.buffer_rows = buffer_rows
         self.flush_rows = flush_rows
-        # entries: [step, epoch, skipped (None until settled), columns, values, its optimizer's step counter,
-        # the counter's value when recorded]; a step was skipped if the counter did not move by the next one
-        self._tail: deque[list[Any]] = deque(maxlen=tail)
-        self._buffer: list[list[Any]] = []
-        self._unsettled = 0  # entries at the end of the buffer whose skip flag is not known yet
+        # Items of the buffer and the tail: a row entry [step, epoch, skipped (None until settled), columns,
+        # values, its optimizer's step counter, the counter's value when recorded] (a step was skipped if the
+        # counter did not move by the next one), or a closed _Run of many rows kept as columns.
+        self.tail = tail
+        self._tail: deque[Any] = deque()
+        self._tail_rows = 0
+        self._buffer: list[Any] = []
+        self._buffered = 0  # rows in the buffer
+        self._run: _Run | None = None  # the latest steps of a one-group optimizer, as columns (no per-step objects)
+        self._unsettled = 0  # items at the end of the buffer whose skip flags are not known yet
         self._counters: dict[int, _StepCounter] = {}  # id(optimizer) -> its step counter
         self._hooks: list[Any] = []
         # id(optimizer) -> (column names, momentum source: "betas" | "momentum" | None)
         self._layout: dict[int, tuple[tuple[str, ...], str | None]] = {}
         self._header: list[str] = list(FIXED_COLUMNS)
-        self._positions: dict[tuple[str, ...], list[int]] = {}
+        self._positions: dict[tuple[str, ...], tuple[list[int], bool]] = {}  # columns -> (where, in order)
         self._file: Any = None
         self._writer: Any = None
         self.path: str | None = None
@@ -137,9 +181,13 @@ class LRTrace:
         for old, new in list(renames.items()):
             renames[old + MOMENTUM_SUFFIX] = new + MOMENTUM_SUFFIX
         if any(name in renames for name in self._header):
+            self.settle()
             self._rewrite([renames.get(name, name) for name in self._header])
-            for entry in self._buffer:
-                entry[3] = tuple(renames.get(c, c) for c in entry[3])
+            for item in self._buffer:
+                if type(item) is _Run:
+                    item.columns = tuple(renames.get(c, c) for c in item.columns)
+                else:
+                    item[3] = tuple(renames.get(c, c) for c in item[3])
 
     def clear_layout(self) -> None:
         """Forget the optimizers (a new fit builds new ones) and remove the step counters."""
@@ -171,6 +219,21 @@ class LRTrace:
     def record(self, optimizer: Optimizer, step: int, epoch: int) -> bool:
         """Keep the LR and momentum every param group of ``optimizer`` is about to step with; ``False`` (and
         nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out."""
+        run = self._run
+        if run is not None:
+            if optimizer is run.optimizer and epoch == run.epoch:
+                groups = optimizer.param_groups
+                if len(groups) == 1:
+                    group = groups[0]
+                    lr = group["lr"]
+                    if type(lr) is float and len(run.lrs) < run.room:
+                        run.lrs.append(lr)
+                        if run.kind == "momentum":
+                            run.momenta.append(group.get("momentum", 0))
+                        elif run.kind == "betas":
+                            run.momenta.append(group["betas"][0])
+                        return True
+            self._end_run()
         layout = self._layout.get(id(optimizer))
         if layout is None:
             return False
@@ -178,28 +241,55 @@ class LRTrace:
         groups = optimizer.param_groups
         if len(groups) != groups_laid_out:
             return False
-        buffer = self._buffer
-        if len(buffer) >= self.buffer_rows:
+        if self._buffered >= self.buffer_rows:
             self.settle()  # every buffered step has run by now: this one has not started
             self.flush()
-        values = [g["lr"] for g in groups]
-        if kind == "momentum":
-            values += [g.get("momentum", 0) for g in groups]
-        elif kind == "betas":
-            values += [g["betas"][0] for g in groups]
-        if type(values[0]) is not float and isinstance(values[0], torch.Tensor):
-            values = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values]  # capturable
-        buffer.append([step, epoch, 0, columns, values, counter, counter.count if counter is not None else 0])
+        values: Sequence[Any]
+        if groups_laid_out == 1:  # most runs: no list comprehensions, a tuple of plain numbers
+            group = groups[0]
+            lr = group["lr"]
+            if kind == "momentum":
+                values = (lr, group.get("momentum", 0))
+            elif kind == "betas":
+                values = (lr, group["betas"][0])
+            else:
+                values = (lr,)
+            if type(lr) is not float or type(values[-1]) is not float:
+                values = _plain_or_copied(values)
+        else:
+            values = [g["lr"] for g in groups]
+            if kind == "momentum":
+                values += [g.get("momentum", 0) for g in groups]
+            elif kind == "betas":
+                values += [g["betas"][0] for g in groups]
+            values = _plain_or_copied(values)
+        self._buffer.append([step, epoch, 0, columns, values, counter, counter.count if counter is not None else 0])
+        self._buffered += 1
         self._unsettled += 1
+        if groups_laid_out == 1 and counter is None and type(values) is tuple and self._buffered < self.buffer_rows:
+            # The next steps of this optimizer are most likely the same shape: keep them as columns.
+            self._run = _Run(optimizer, columns, kind, step + 1, epoch, self.buffer_rows - self._buffered)
         return True
+
+    def _end_run(self) -> None:
+        """Close the open run: it joins the buffer as one item."""
+        run, self._run = self._run, None
+        if run is not None and run.lrs:
+            self._buffer.append(run)
+            self._buffered += len(run.lrs)
+            self._unsettled += 1  # no step counter: settle() passes over it
 
     def settle(self) -> None:
         """Mark the recorded steps as skipped or not; call between optimizer steps (all recorded ones ran)."""
+        if self._run is not None:
+            self._end_run()
         if not self._unsettled:
             return
         entries = self._buffer[-self._unsettled :] if self._buffer else []
         later: dict[int, int] = {}  # counter -> its value at the next entry of the same optimizer
         for entry in reversed(entries):
+            if type(entry) is _Run:
+                continue  # no GradScaler: no step is skipped
             counter = entry[5]
             if counter is None:
                 continue  # no GradScaler: no step is skipped
@@ -211,19 +301,21 @@ class LRTrace:
         self._unsettled = 0
 
     def __len__(self) -> int:
-        return len(self._tail) + len(self._buffer)
+        return self._tail_rows + self._buffered + (len(self._run.lrs) if self._run is not None else 0)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
         """The last ``tail`` rows as dicts, in step order (the file has every row: :func:`read_trace`)."""
         self.settle()
-        rows = []
-        recent = list(self._tail) + self._buffer
-        for step, epoch, skipped, columns, values, _, _ in recent[len(recent) - self._tail.maxlen :]:
-            row: dict[str, Any] = {"step": step, "epoch": epoch, "skipped": skipped}
-            row.update(zip(columns, map(plain, values), strict=True))
-            rows.append(row)
-        return rows
+        rows: list[dict[str, Any]] = []
+        for item in reversed([*self._tail, *self._buffer]):
+            if len(rows) >= self.tail:
+                break
+            for step, epoch, skipped, columns, values in reversed(list(_entries(item))):
+                row: dict[str, Any] = {"step": step, "epoch": epoch, "skipped": skipped}
+                row.update(zip(columns, map(plain, values), strict=True))
+                rows.append(row)
+        return rows[: self.tail][::-1]
 
     # --- the file -----------------------------------------------------------------------------------
 
@@ -269,29 +361,50 @@ class LRTrace:
     def flush_if_full(self) -> None:
         """:meth:`flush` once ``flush_rows`` rows are buffered (at log steps: a write per step would cost
         more than the row)."""
-        if len(self._buffer) >= self.flush_rows:
+        if self._buffered + (len(self._run.lrs) if self._run is not None else 0) >= self.flush_rows:
             self.flush()
+
+    def _keep_in_tail(self, items: list[Any]) -> None:
+        """Append flushed items to the in-memory tail, dropping whole items older than its last ``tail`` rows."""
+        for item in items:
+            self._tail.append(item)
+            self._tail_rows += len(item.lrs) if type(item) is _Run else 1
+        while self._tail and self._tail_rows - _rows_in(self._tail[0]) >= self.tail:
+            self._tail_rows -= _rows_in(self._tail.popleft())
 
     def flush(self) -> None:
         """Append the buffered rows to the file; call between optimizer steps."""
+        self.settle()
         if not self._buffer:
             return
-        self.settle()
-        rows, self._buffer = self._buffer, []
-        self._tail.extend(rows)
+        items, self._buffer, self._buffered = self._buffer, [], 0
+        self._keep_in_tail(items)
         if self._writer is None:
             return
         width = len(self._header)
-        out = []
-        for step, epoch, skipped, columns, values, _, _ in rows:
-            positions = self._positions.get(columns)
-            if positions is None:
-                positions = self._positions[columns] = [self._header.index(c) for c in columns]
-            line: list[Any] = [""] * width
-            line[0], line[1], line[2] = step, epoch, skipped
-            for pos, value in zip(positions, values, strict=True):
-                line[pos] = value.item() if isinstance(value, torch.Tensor) else value
-            out.append(line)
+        out: list[Any] = []
+        for item in items:
+            columns = item.columns if type(item) is _Run else item[3]
+            placed = self._positions.get(columns)
+            if placed is None:
+                positions = [self._header.index(c) for c in columns]
+                placed = self._positions[columns] = (positions, positions == list(range(3, width)))
+            positions, in_order = placed
+            if in_order and type(item) is _Run:  # every column in header order: the lists are the rows
+                n = len(item.lrs)
+                steps, epochs, skips = range(item.first, item.first + n), itertools.repeat(item.epoch, n), [0] * n
+                values = (item.lrs,) if item.kind is None else (item.lrs, item.momenta)
+                out.extend(zip(steps, epochs, skips, *values, strict=True))
+                continue
+            for step, epoch, skipped, _, values in _entries(item):
+                if in_order and type(values) is tuple:  # plain numbers in header order
+                    out.append((step, epoch, skipped, *values))
+                    continue
+                line: list[Any] = [""] * width
+                line[0], line[1], line[2] = step, epoch, skipped
+                for pos, value in zip(positions, values, strict=True):
+                    line[pos] = value.item() if isinstance(value, torch.Tensor) else value
+                out.append(line)
         self._writer.writerows(out)
         self._file.flush()
 
