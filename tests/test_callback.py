@@ -174,6 +174,18 @@ def test_check_val_every_n_epoch_2_steps_once_per_validation_with_its_value() ->
     assert trainer.lr_scheduler_configs[0].interval == "epoch", "the config is handed back after fit"
 
 
+def test_reductions_after_the_kept_events_are_still_marked() -> None:
+    # 40 validations, more than the 32 events kept: the last reductions reach the trace picture's marks too.
+    values = [1.0] * 40  # never improves: with patience 0 every validation after the first reduces
+    model = ScriptedValModel(values, plateau(patience=0, factor=0.9))
+    cb = LRSchedulerCallback()
+    trainer = quiet_trainer(callbacks=[cb], logger=False, max_epochs=40, limit_train_batches=1, limit_val_batches=1)
+    trainer.fit(model)
+    assert len(cb.plateau_events) == 32 and model.val_runs == 40
+    reduced = [e.step for e in cb.plateau_events if e.reduced]
+    assert list(cb._reductions)[-len(reduced) :] == reduced and len(cb._reductions) == 39
+
+
 def test_val_check_interval_half_steps_twice_per_epoch() -> None:
     model, cb, _trainer = _fit_plateau(VALUES, max_epochs=4, val_check_interval=0.5)
     assert model.val_runs == 8

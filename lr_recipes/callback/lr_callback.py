@@ -342,9 +342,12 @@ class LRSchedulerCallback(MonitorKeys):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or not self._plateau.owned:
             return
-        before = len(self._plateau.events)
+        before = self._plateau.made
         stop = self._plateau.after_validation(trainer, lambda stats: self.log_stats(trainer, stats))
-        self._reductions.extend(e.step for e in list(self._plateau.events)[before:] if e.reduced)
+        made = self._plateau.made - before  # not len(events): the deque stops growing at EVENTS_KEPT
+        if made:
+            events = self._plateau.events
+            self._reductions.extend(events[i].step for i in range(len(events) - made, len(events)) if events[i].reduced)
         if self.stop_on_min_lr:
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
             if stop:

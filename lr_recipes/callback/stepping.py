@@ -170,6 +170,7 @@ class PlateauStepper(_ConfigOwner):
         self.strict = strict
         self.log_key_prefix = log_key_prefix
         self.events: list[PlateauEvent] = []
+        self.made = 0  # plateau steps made (events keeps only the last few)
         self._before_validation: dict[str, Any] = {}
 
     def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
@@ -249,6 +250,7 @@ class PlateauStepper(_ConfigOwner):
             reason=decision.reason,
         )
         self.events.append(event)
+        self.made += 1
         key = "plateau" if len(self.owned) == 1 else f"plateau-{index}"
         log(
             {
