@@ -243,6 +243,12 @@ class RecipeScheduler(LRScheduler):
 
     def _write(self, t: int) -> None:
         """Set every group's LR (and cycled momentum) to the closed form at step ``t``."""
+        groups = self.optimizer.param_groups
+        if len(groups) == 1 and not self._cycles_momentum and type(groups[0]["lr"]) is float:
+            lr = self.schedules[0](t)  # most runs: one plain group, written without the loop below
+            groups[0]["lr"] = lr
+            self._last_lr = [lr]
+            return
         last: list[float | torch.Tensor] = []
         for group, schedule in zip(self.optimizer.param_groups, self.schedules, strict=True):
             lr = schedule(t)
