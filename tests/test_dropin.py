@@ -323,6 +323,34 @@ def test_resume_into_a_new_log_dir_names_the_earlier_file(tmp_path: Any) -> None
         assert first.trace_path in f.read()
 
 
+def test_resume_from_a_checkpoint_of_the_in_memory_trace_keeps_its_rows(tmp_path: Any) -> None:
+    # Checkpoints written before the trace was streamed hold every row under "trace_rows" (no "trace").
+    def run(name: str, epochs: int, ckpt_path: str | None = None) -> LRSchedulerCallback:
+        cb = LRSchedulerCallback(trace_plot=False)
+        trainer = quiet_trainer(
+            callbacks=[cb, ModelCheckpoint(dirpath=tmp_path / name, save_last=True)],
+            logger=CSVLogger(tmp_path, name=name),
+            max_epochs=epochs,
+            limit_val_batches=0,
+            enable_checkpointing=True,
+        )
+        trainer.fit(Frequency(), ckpt_path=ckpt_path)
+        return cb
+
+    straight = run("straight", 4).read_trace()
+    first = run("first", 2)
+    ckpt = torch.load(tmp_path / "first" / "last.ckpt", weights_only=False)
+    (key,) = [k for k in ckpt["callbacks"] if k.startswith("LRSchedulerCallback")]
+    old_rows = [{k: v for k, v in r.items() if k != "skipped"} for r in first.read_trace()]  # the old row shape
+    ckpt["callbacks"][key] = {"trace_rows": old_rows, "plateau_events": []}
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    resumed = run("resumed", 4, ckpt_path=str(tmp_path / "old.ckpt"))
+    rows = read_trace(resumed.trace_path, follow=False)
+    assert [r["step"] for r in rows] == list(range(16)), "the old rows, then the resumed run's, in one file"
+    assert rows == straight
+    assert not os.path.exists(os.path.splitext(resumed.trace_path)[0] + ".json"), "no earlier file to name"
+
+
 # --- loggers ---------------------------------------------------------------------------------------
 
 

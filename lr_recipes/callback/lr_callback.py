@@ -387,5 +387,9 @@ class LRSchedulerCallback(MonitorKeys):
             []
         """
         self._loaded = dict(state_dict.get("trace") or {}) or None
+        if self._loaded is None and state_dict.get("trace_rows"):
+            # A checkpoint from before the trace was streamed (it kept every row in the checkpoint): the new
+            # file starts with those rows, so it still holds the whole run.
+            self._loaded = {"path": None, "skipped": 0, "segments": [], "rows": list(state_dict["trace_rows"])}
         self.plateau_events = [PlateauEvent(**e) for e in state_dict.get("plateau_events", [])]
         self._reductions = deque(state_dict.get("reductions", []), maxlen=MARKS_KEPT)

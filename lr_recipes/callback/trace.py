@@ -328,6 +328,8 @@ class LRTrace:
             resumed: the trace state saved in the checkpoint (:meth:`state_dict`) when the run resumes:
                 if it wrote ``path``, its rows before ``first_step`` are kept and the rest cut; otherwise
                 ``path`` starts fresh and ``<name>.json`` next to it names the files of the earlier steps.
+                A checkpoint of lr_recipes before the trace was streamed holds the rows themselves
+                (``"rows"``): those before ``first_step`` are written at the top of the new file.
         """
         self.close()
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -344,11 +346,17 @@ class LRTrace:
                 self._rewrite(self._header, force=True)
             self.segments = earlier or [{"path": path, "first_step": 0}]
         else:
+            carried = [r for r in resumed.get("rows", []) if int(r.get("step", first_step)) < first_step]
+            old_columns = (c for r in carried for c in r if c not in FIXED_COLUMNS)
+            self._header = list(dict.fromkeys([*self._header, *old_columns]))
             with open(path, "w", newline="") as f:
-                csv.writer(f).writerow(self._header)
-            self.segments = [*earlier, {"path": path, "first_step": first_step}]
+                writer = csv.DictWriter(f, fieldnames=self._header, restval="", extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows({"skipped": 0, **{k: plain(v) for k, v in r.items()}} for r in carried)
+            start = min((int(r["step"]) for r in carried), default=first_step)
+            self.segments = [*earlier, {"path": path, "first_step": start}]
             meta = os.path.splitext(path)[0] + ".json"
-            if first_step > 0:
+            if start > 0:
                 with open(meta, "w") as f:
                     json.dump({"segments": self.segments}, f, indent=1)
             elif os.path.exists(meta):
