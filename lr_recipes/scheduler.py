@@ -540,6 +540,25 @@ class PlateauScheduler(ReduceLROnPlateau):
     def _restore_group_schedules(self) -> None:
         self.min_lrs = self.min_lrs[: self._built_groups] + [g["factor"] * self.min_lrs[0] for g in self.added_groups]
 
+    def _reanchor_added_groups(self, t: int) -> None:
+        """An added group whose LR someone else set since this scheduler last wrote it (``BackboneFinetuning``
+        raises the backbone's at every epoch start) follows the plateau from that LR on: its base and floor
+        become the first group's times the new factor, as ``RecipeScheduler`` does."""
+        start, groups, last = self._built_groups, self.optimizer.param_groups, self._last_lr
+        for i, added in enumerate(self.added_groups):
+            index = start + i
+            if index >= len(last):
+                continue  # appeared this step: just adopted
+            lr = float(groups[index]["lr"])
+            if lr != float(last[index]):
+                now = self.lr_at(t)[0]
+                level = self.rule.level(self.base_lrs[0], self.min_lrs[0], self.reductions[0])
+                factor = lr / now if now > 0 else lr / level if level > 0 else 1.0
+                self.base_lrs[index] = factor * self.base_lrs[0]
+                self.min_lrs[index] = factor * self.min_lrs[0]
+                self.reductions[index] = self.reductions[0]
+                added["factor"] = factor
+
     def close(self) -> None:
         """Detach from the optimizer: its steps no longer advance this scheduler's warmup clock.
 
@@ -604,6 +623,8 @@ class PlateauScheduler(ReduceLROnPlateau):
             value = math.nan
         if len(self.optimizer.param_groups) != len(self.base_lrs):
             _adopt_new_groups(self, self.last_epoch)
+        if self.added_groups:
+            self._reanchor_added_groups(self.last_epoch)
         self._step_count += 1
         if self.in_warmup:
             self.state.num_observations += 1

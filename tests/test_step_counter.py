@@ -127,3 +127,19 @@ def test_schedulers_survive_pickling_and_deepcopy(warmup: int) -> None:
     clone.optimizer.step()
     clone.step()
     assert clone.skipped_steps == 0 and clone.last_epoch == 1
+
+
+def test_plateau_follows_an_added_group_from_the_lr_someone_else_set() -> None:
+    # BackboneFinetuning adds the backbone's group, then raises its LR at every epoch start; a reduction
+    # must lower the LR the group has then, not reset it to the one it appeared with.
+    opt = _opt(1.0)
+    sched = PlateauScheduler(opt, Plateau(patience=0, factor=0.5), [0.0])
+    sched.step(1.0)
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1})
+    sched.step(0.5)  # improves: the new group is adopted at its own LR
+    assert [g["lr"] for g in opt.param_groups] == [1.0, 0.1]
+    opt.param_groups[1]["lr"] = 0.3  # the finetuning callback's raise
+    sched.step(0.5)  # no improvement, patience 0: reduce
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.5, 0.15])
+    state = sched.state_dict()
+    assert state["added_groups"][0]["factor"] == pytest.approx(0.3)
