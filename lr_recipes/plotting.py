@@ -251,7 +251,10 @@ def draw_trials(
     ax.set_xlabel("trial")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    else:  # every trial so far failed or was interrupted before a validation
+        ax.text(0.5, 0.5, "no trial has a value yet", ha="center", va="center", transform=ax.transAxes)
     return _finish(fig, ax, title, out)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -124,6 +125,44 @@ def test_a_killed_trial_is_marked_failed_and_its_configuration_runs_again(tmp_pa
     with open(out / "trials.csv") as f:
         notes = [r["note"] for r in csv.DictReader(f)]
     assert "retry of #0" in notes and any(n.startswith("interrupted") for n in notes)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_sweep_and_the_rerun_retries_the_interrupted_configuration(tmp_path: Path) -> None:
+    space, out = write_space(tmp_path, TWO_SCHEDULES), tmp_path / "out"
+    # Long trials (200 epochs of the smoke model), so the interrupt lands inside the first one.
+    args = ["sweep", *BASE, "--trainer.max_epochs", "200", "--trainer.limit_val_batches", "1", "--space",
+            str(space), "--trials", "1", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lr_recipes", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    trace = out / "trials" / "trial_0000" / "lr_trace.csv"
+    deadline = time.monotonic() + 120
+    while not (trace.exists() and trace.stat().st_size > 200) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # the trial is training once its trace has rows
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "interrupted; run the same command again to resume" in output and "Traceback" not in output
+    stopped, queued = load(out).trials
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs.get("interrupted")
+    assert queued.state == TrialState.WAITING and queued.user_attrs["retry_of"] == 0  # queued again, not yet run
+    # The same command, now with short trials: the interrupted configuration runs and counts as the 1 trial.
+    short = [a if a != "200" else "2" for a in args]
+    assert main(short) == 0
+    trials = load(out).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].params == stopped.params and trials[1].user_attrs["retry_of"] == 0
+
+
+def test_a_sweep_with_the_halving_pruner(tmp_path: Path) -> None:
+    space, out = write_space(tmp_path, TWO_SCHEDULES), tmp_path / "out"
+    extra = ("--pruner", "halving", "--trainer.val_check_interval", "0.5")
+    assert main(sweep_args(space, out, 3, *extra)) == 0
+    trials = load(out).trials
+    assert len(trials) == 3 and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert all(sorted(t.intermediate_values)[0] == 1 for t in trials), "reported from the first validation on"
+    assert type(sweep_cmd.make_pruner("halving")).__name__ == "SuccessiveHalvingPruner"
 
 
 @pytest.mark.slow

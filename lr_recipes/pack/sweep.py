@@ -527,6 +527,9 @@ def sweep_main(argv: list[str]) -> int:
             follow(sweep)
             return 0
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optimize_log = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _TrialFailureLog) for f in optimize_log.filters):
+        optimize_log.addFilter(_TrialFailureLog())
     study = open_study(sweep)
     print(
         f"sweep {study_name}: {args.trials} trials in {mask_url(storage)}, {len(study.trials)} there already; "
@@ -549,6 +552,15 @@ def sweep_main(argv: list[str]) -> int:
         print(f"sweep {study_name}: interrupted; run the same command again to resume")
         return 130
     return 0
+
+
+class _TrialFailureLog(logging.Filter):
+    """Drops Optuna's "Trial N failed ... because of the following error" warnings (with a traceback even for
+    Ctrl-C or a diverging LR): the sweep's own progress line and table say how each trial ended and why."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Trial ") and " failed with " in message)
 
 
 def _init_process_group() -> None:
