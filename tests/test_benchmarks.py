@@ -121,3 +121,32 @@ def test_in_hook(tmp_path: Path) -> None:
     assert len(result["results"]) == 4
     for entry in result["results"].values():
         assert entry["in_hooks_us_per_step"]["ours"] > 0 and entry["in_hooks_us_per_step"]["torch"] > 0
+
+
+def test_horizon(tmp_path: Path) -> None:
+    result = run("horizon", tmp_path)
+    wsd, cosine = result["results"]["wsd"], result["results"]["cosine"]
+    epoch = 3  # smoke: 3 batches per epoch
+    assert wsd["stable"]["final_lr"] == pytest.approx(0.1), "the stable run ends at its peak LR"
+    for budget in ("2", "3"):
+        branch = wsd[budget]
+        assert branch["optimizer_steps"] == int(budget) * epoch
+        assert branch["trained_steps"] == epoch, "a 1-epoch cooldown from the stable checkpoint"
+        assert branch["final_lr"] == pytest.approx(0.0, abs=1e-12), "each cooldown decays to 0"
+        assert cosine[budget]["optimizer_steps"] == int(budget) * epoch
+        assert cosine[budget]["final_lr"] == pytest.approx(0.0, abs=1e-12)
+    steps = result["optimizer_steps"]
+    assert steps["wsd_branching"] == wsd["stable"]["trained_steps"] + 2 * epoch
+    assert steps["cosine_runs"] == 5 * epoch
+
+
+def test_find_lr(tmp_path: Path) -> None:
+    result = run("find_lr", tmp_path)
+    assert set(result["results"]) == {"polynomial", "inverse_sqrt"}
+    for entry in result["results"].values():
+        suggestions = entry["suggestions"]
+        assert set(suggestions) == {"valley", "steepest", "minimum"} and all(v > 0 for v in suggestions.values())
+        assert entry["find_lr"] == pytest.approx(suggestions["valley"], rel=1e-3)
+        assert entry["find_steps"] > 0 and entry["find_fraction_of_full_run"] < 1
+        assert set(entry["short_runs"]) == {"literature", "find (valley)", "Lightning lr_find"}
+        assert all(0 <= r["val_acc"] <= 1 for r in entry["short_runs"].values())
