@@ -363,3 +363,13 @@ def test_under_torchrun_every_trial_is_a_ddp_run(tmp_path: Path) -> None:
         summary = yaml.safe_load((log_dir / "summary.json").read_text())
         # 4 steps of 16 images on each of the 2 ranks
         assert summary["train_images_per_s"] * summary["wall_time_s"] == pytest.approx(128, rel=0.02)
+
+
+@pytest.mark.parametrize("trials", ["0", "-3", "many"])
+def test_trials_must_be_a_positive_int(trials: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    space = write_space(tmp_path, TWO_SCHEDULES)
+    with pytest.raises(SystemExit) as stop:
+        sweep_cmd.sweep_main(["--config", BASE[1], "--space", str(space), "--trials", trials, "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"argument --trials: '{trials}' is not allowed: a positive int" in capsys.readouterr().err
+    assert not (tmp_path / "study.db").exists(), "nothing is created before the arguments are valid"

@@ -456,7 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Any other argument (--config FILE, --trainer.max_epochs 3, ...) is passed to every trial's fit.",
     )
     parser.add_argument("--space", required=True, help="the search space YAML (see sweeps/*.yaml)")
-    parser.add_argument("--trials", required=True, type=int, help="the study's total number of trials (all workers)")
+    parser.add_argument(
+        "--trials", required=True, type=_positive_int, help="the study's total number of trials (all workers)"
+    )
     parser.add_argument("--study", default=None, help="study name (default: the space file's name)")
     parser.add_argument(
         "--storage",
@@ -547,11 +549,22 @@ def sweep_main(argv: list[str]) -> int:
 
             dist.broadcast_object_list([None], src=0)
     print(write_report(sweep, study))
-    print(f"sweep {study_name}: report in {out / 'report.md'}, best overlay in {out / 'best.yaml'}")
+    best = f"best overlay in {out / 'best.yaml'}" if (out / "best.yaml").exists() else "no finished trial, no best.yaml"
+    print(f"sweep {study_name}: report in {out / 'report.md'}, {best}")
     if interrupted:
         print(f"sweep {study_name}: interrupted; run the same command again to resume")
         return 130
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: a positive int (the study's total of trials)")
+    return value
 
 
 class _TrialFailureLog(logging.Filter):
