@@ -115,7 +115,7 @@ def test_a_killed_trial_is_marked_failed_and_its_configuration_runs_again(tmp_pa
     dead = study.ask()
     values = SearchSpace.from_dict(TWO_SCHEDULES).suggest(dead)
     storage.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)
+    time.sleep(5)  # well past the grace period, also on a loaded machine
     assert main(sweep_args(space, out, 1, "--heartbeat", "1")) == 0
     trials = load(out).trials
     assert trials[0].state == TrialState.FAIL and "error" not in trials[0].user_attrs
@@ -362,7 +362,7 @@ def test_under_torchrun_every_trial_is_a_ddp_run(tmp_path: Path) -> None:
         assert yaml.safe_load((log_dir / "config.yaml").read_text())["trainer"]["strategy"] == "ddp"
         summary = yaml.safe_load((log_dir / "summary.json").read_text())
         # 4 steps of 16 images on each of the 2 ranks
-        assert summary["train_images_per_s"] * summary["wall_time_s"] == pytest.approx(128, rel=0.02)
+        assert summary["train_images_per_s"] * summary["wall_time_s"] == pytest.approx(128, rel=0.05)  # both factors are rounded
 
 
 @pytest.mark.parametrize("trials", ["0", "-3", "many"])
