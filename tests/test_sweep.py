@@ -361,8 +361,8 @@ def test_under_torchrun_every_trial_is_a_ddp_run(tmp_path: Path) -> None:
         log_dir = Path(t.user_attrs["log_dir"])
         assert yaml.safe_load((log_dir / "config.yaml").read_text())["trainer"]["strategy"] == "ddp"
         summary = yaml.safe_load((log_dir / "summary.json").read_text())
-        # 4 steps of 16 images on each of the 2 ranks
-        assert summary["train_images_per_s"] * summary["wall_time_s"] == pytest.approx(128, rel=0.05)  # both factors are rounded
+        # 4 steps of 16 images on each of the 2 ranks (both factors are rounded)
+        assert summary["train_images_per_s"] * summary["wall_time_s"] == pytest.approx(128, rel=0.05)
 
 
 @pytest.mark.parametrize("trials", ["0", "-3", "many"])
