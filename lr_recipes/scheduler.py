@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -544,20 +544,14 @@ class PlateauScheduler(ReduceLROnPlateau):
         """An added group whose LR someone else set since this scheduler last wrote it (``BackboneFinetuning``
         raises the backbone's at every epoch start) follows the plateau from that LR on: its base and floor
         become the first group's times the new factor, as ``RecipeScheduler`` does."""
-        start, groups, last = self._built_groups, self.optimizer.param_groups, self._last_lr
-        for i, added in enumerate(self.added_groups):
-            index = start + i
-            if index >= len(last):
-                continue  # appeared this step: just adopted
-            lr = float(groups[index]["lr"])
-            if lr != float(last[index]):
-                now = self.lr_at(t)[0]
-                level = self.rule.level(self.base_lrs[0], self.min_lrs[0], self.reductions[0])
-                factor = lr / now if now > 0 else lr / level if level > 0 else 1.0
-                self.base_lrs[index] = factor * self.base_lrs[0]
-                self.min_lrs[index] = factor * self.min_lrs[0]
-                self.reductions[index] = self.reductions[0]
-                added["factor"] = factor
+        for index, added, lr in _moved_added_groups(self):
+            now = self.lr_at(t)[0]
+            level = self.rule.level(self.base_lrs[0], self.min_lrs[0], self.reductions[0])
+            factor = lr / now if now > 0 else lr / level if level > 0 else 1.0
+            self.base_lrs[index] = factor * self.base_lrs[0]
+            self.min_lrs[index] = factor * self.min_lrs[0]
+            self.reductions[index] = self.reductions[0]
+            added["factor"] = factor
 
     def close(self) -> None:
         """Detach from the optimizer: its steps no longer advance this scheduler's warmup clock.
@@ -808,18 +802,21 @@ def _adopt_new_groups(scheduler: RecipeScheduler | PlateauScheduler, t: int) -> 
 def _reanchor_added_groups(scheduler: RecipeScheduler, t: int) -> None:
     """An added group whose LR someone else set since the last step (``BackboneFinetuning`` does at every
     epoch start) follows the schedule from that LR on, as it did from the LR it appeared with."""
-    start = scheduler._built_groups
-    groups, last = scheduler.optimizer.param_groups, scheduler._last_lr
+    for index, added, lr in _moved_added_groups(scheduler):
+        del scheduler.schedules[index]
+        factor = scheduler._add_group_schedule(lr, t)
+        scheduler.schedules.insert(index, scheduler.schedules.pop())
+        added["factor"] = factor
+
+
+def _moved_added_groups(scheduler: RecipeScheduler | PlateauScheduler) -> Iterator[tuple[int, dict[str, Any], float]]:
+    """``(index, its added_groups entry, its LR now)`` of every added group whose LR differs from the one the
+    scheduler last wrote (a group that appeared this step has none yet and is skipped: it was just adopted)."""
+    start, groups, last = scheduler._built_groups, scheduler.optimizer.param_groups, scheduler._last_lr
     for i, added in enumerate(scheduler.added_groups):
         index = start + i
-        if index >= len(last):
-            continue  # appeared this step: just adopted
-        lr = float(groups[index]["lr"])
-        if lr != float(last[index]):
-            del scheduler.schedules[index]
-            factor = scheduler._add_group_schedule(lr, t)
-            scheduler.schedules.insert(index, scheduler.schedules.pop())
-            added["factor"] = factor
+        if index < len(last) and float(groups[index]["lr"]) != float(last[index]):
+            yield index, added, float(groups[index]["lr"])
 
 
 def _group_and_skip_state(scheduler: RecipeScheduler | PlateauScheduler) -> dict[str, Any]:
