@@ -50,9 +50,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "ratio": round(ratio, 3),
                     "in_hooks_uncorrected_us_per_step": {v: round(t, 2) for v, t in raw.items()},
                     "ratio_uncorrected": round(raw["ours"] / raw["torch"], 3),
-                    "clock_cost_us_per_call": round(
-                        statistics.median(r["clock_cost_s"] for r in runs["ours"]) * 1e6, 3
-                    ),
+                    "clock_cost_us_per_call": {
+                        v: {
+                            name: round(statistics.median(r["clock_cost_s"][name] for r in rs) * 1e6, 3)
+                            for name in sorted(rs[0]["clock_cost_s"])
+                        }
+                        for v, rs in runs.items()
+                    },
+                    "in_hooks_hot_calibration_us_per_step": {
+                        v: round(statistics.median(r["in_hooks_hot_calibration"] for r in rs) * 1e6, 2)
+                        for v, rs in runs.items()
+                    },
                     "us_per_step_by_hook": by_hook,
                 }
                 rows.append(

@@ -111,12 +111,23 @@ class HookClock:
         )
 
     def calibrate(self, calls: int = 20000) -> float:
-        """Seconds this clock charges per timed call of a function that does nothing (its own cost)."""
+        """Seconds this clock charges per timed call of a function that does nothing, in a tight loop (hot
+        caches: an underestimate of its cost inside the training loop; see :class:`ClockProbe`)."""
         probe = HookClock()
         noop = probe.wrap("noop", lambda: None)
         for _ in range(calls):
             noop()
         return probe.seconds["noop"] / calls
+
+    def probe_costs(self) -> dict[str, float]:
+        """Seconds per call the clock charged the :class:`ClockProbe`'s empty hooks, by the timed name each one
+        stands for: its own cost where the real hooks run (in the training loop a timed call of nothing costs
+        2-4 times what it costs in :meth:`calibrate`'s tight loop)."""
+        costs = {}
+        for name, seconds in self.seconds.items():
+            if name.startswith("probe:"):
+                costs[name[len("probe:") :]] = seconds / self.calls[name]
+        return {timed: costs[hook] for timed, hook in PROBE_FOR.items() if hook in costs}
 
     def instrument_callback(self, callback: Callback) -> None:
         """Wrap the hooks the callback's class implements (Lightning's calls to no-op hooks are not ours)."""
@@ -134,10 +145,59 @@ class HookClock:
         for key, fn in list(hooks.items()):
             hooks[key] = self.wrap("step:optimizer step hook", fn)
 
-    def per_step(self, steps: int, own_cost: float = 0.0) -> float:
-        """Seconds per step inside the per-step code, less ``own_cost`` per timed call (:meth:`calibrate`)."""
+    def per_step(self, steps: int, own_cost: float | dict[str, float] = 0.0) -> float:
+        """Seconds per step inside the per-step code, less the clock's own cost per timed call: one number
+        (:meth:`calibrate`) or one per timed name (:meth:`probe_costs`)."""
         names = [name for name in self.seconds if name.startswith("step:")]
-        return sum(self.seconds[n] - own_cost * self.calls[n] for n in names) / steps
+        cost = own_cost if isinstance(own_cost, dict) else dict.fromkeys(names, own_cost)
+        return sum(self.seconds[n] - cost.get(n, 0.0) * self.calls[n] for n in names) / steps
+
+
+class ClockProbe(Callback):
+    """Empty hooks at the places the timed code runs, timed by the same :class:`HookClock` (as ``probe:<hook>``):
+    what the clock charges a call of nothing there, subtracted from every timed call made at that place.
+
+    In a tight loop (:meth:`HookClock.calibrate`) that cost is 0.4-0.6 us; in the training loop, where the
+    caches are cold, 1-2 us, so a variant with more hooks per step was charged up to ~1 us per hook for the
+    clock itself. Both variants carry the same probe."""
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        pass
+
+    def on_before_optimizer_step(self, *args: Any) -> None:
+        pass
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        pass
+
+    def on_train_epoch_start(self, *args: Any) -> None:
+        pass
+
+    def on_train_epoch_end(self, *args: Any) -> None:
+        pass
+
+    def on_validation_start(self, *args: Any) -> None:
+        pass
+
+    def on_validation_end(self, *args: Any) -> None:
+        pass
+
+    def instrument(self, clock: HookClock) -> None:
+        for hook in set(PROBE_FOR.values()):
+            setattr(self, hook, clock.wrap(f"probe:{hook}", getattr(self, hook)))
+
+
+# Each timed name -> the probe hook that runs where it runs (scheduler.step: Lightning's step-interval stepping
+# after the batch; Lightning's plateau stepping: at epoch end; the optimizer's hooks: around its step).
+PROBE_FOR = {
+    **{f"step:callback.{hook}": hook for hook in (
+        "on_train_batch_start", "on_before_optimizer_step", "on_train_batch_end", "on_train_epoch_start",
+        "on_train_epoch_end", "on_validation_start", "on_validation_end",
+    )},
+    "step:scheduler.step": "on_train_batch_end",
+    "step:lightning plateau stepping": "on_train_epoch_end",
+    "step:optimizer step hook": "on_before_optimizer_step",
+}  # fmt: skip
 
 
 def cosine_spec(warmup: int) -> dict[str, Any]:
@@ -221,8 +281,11 @@ def fit(
     timer = common.StepTimer(skip=skip)
     callback, scheduler = setup(variant)
     clock = HookClock() if instrument else None
-    if clock is not None and callback is not None:
-        clock.instrument_callback(callback)
+    probe = ClockProbe() if instrument else None
+    if clock is not None and probe is not None:
+        probe.instrument(clock)
+        if callback is not None:
+            clock.instrument_callback(callback)
     epoch_steps = steps if pair == "cosine" else PLATEAU_EPOCH_STEPS
     epochs = math.ceil(steps / epoch_steps)
     trainer = pl.Trainer(
@@ -231,7 +294,7 @@ def fit(
         max_epochs=epochs,
         logger=CSVLogger(logdir, name=f"{pair}-{variant}"),
         log_every_n_steps=log_every,
-        callbacks=[c for c in (timer, counter, callback) if c is not None],
+        callbacks=[c for c in (timer, counter, probe, callback) if c is not None],
         num_sanity_val_steps=0,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -245,10 +308,11 @@ def fit(
     trainer.fit(model, batches(epoch_steps, seed=0), val)
     rest = time.perf_counter() - start - timer.seconds
     if clock is not None:
-        own = clock.calibrate()
+        own = clock.probe_costs()
         return {
             "in_hooks": clock.per_step(trainer.global_step, own),
             "in_hooks_uncorrected": clock.per_step(trainer.global_step),
+            "in_hooks_hot_calibration": clock.per_step(trainer.global_step, clock.calibrate()),
             "clock_cost_s": own,
             "by_hook": dict(clock.seconds),
             "calls": dict(clock.calls),

@@ -52,7 +52,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lr_recipes.registry.plan import cooldown_window, resume_plan, resume_warmup, spec_shape
 from lr_recipes.schedules.base import Scaled, Schedule
-from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
+from lr_recipes.schedules.plateau import WARMING_UP, Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.warmup import warmup_factor
 from lr_recipes.step_counter import ATTRIBUTE as STEPS_ATTRIBUTE
 from lr_recipes.step_counter import count_steps, steps_taken
@@ -372,6 +372,11 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.recipe = dict(recipe or {})
         self.state = PlateauState.fresh(rule)
         self.reductions = [0] * len(optimizer.param_groups)
+        # What the last step(metrics) did and why (the callback's PlateauEvent reads it instead of asking twice).
+        self.last_decision: PlateauDecision | None = None
+        self._floors: tuple[tuple[float, ...], ...] | None = None  # (base_lrs, min_lrs, reductions) of _lowerable
+        self._lowerable: list[bool] = []  # per group: whether one more reduction lowers it
+        self._applied: tuple[tuple[float, ...], ...] | None = None  # the floors when the LR was last written
         self.planner: Any = None
         self.plan: dict[str, Any] | None = None
         self.horizon: dict[str, Any] | None = None
@@ -509,6 +514,7 @@ class PlateauScheduler(ReduceLROnPlateau):
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
             _set_group_value(group, "lr", lr)
         self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+        self._applied = (tuple(self.base_lrs), tuple(self.min_lrs), tuple(self.reductions))
 
     def _initial_step(self) -> None:
         self._step_count = 0
@@ -615,20 +621,35 @@ class PlateauScheduler(ReduceLROnPlateau):
                 stacklevel=2,
             )
             value = math.nan
-        if len(self.optimizer.param_groups) != len(self.base_lrs):
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.base_lrs):
             _adopt_new_groups(self, self.last_epoch)
         if self.added_groups:
             self._reanchor_added_groups(self.last_epoch)
         self._step_count += 1
-        if self.in_warmup:
-            self.state.num_observations += 1
-            if self.rule.is_better(value, self.state.best):
-                self.state.best = value
-        elif self.rule.observe(self.state, value):
-            for i, (base, floor) in enumerate(zip(self.base_lrs, self.min_lrs, strict=True)):
-                if self.rule.can_reduce(base, floor, self.reductions[i]):
-                    self.reductions[i] += 1
-        self._apply()
+        rule, before = self.rule, self.state
+        floors = (tuple(self.base_lrs), tuple(self.min_lrs), tuple(self.reductions))
+        if floors != self._floors:  # which groups a reduction still lowers changes only with these
+            self._floors = floors
+            self._lowerable = [rule.can_reduce(*args) for args in zip(*floors, strict=True)]
+        at_floor = not any(self._lowerable)
+        warming, due = self.in_warmup, False
+        if warming:
+            before.num_observations += 1
+            if rule.is_better(value, before.best):
+                before.best = value
+            self.last_decision = PlateauDecision(False, at_floor, WARMING_UP)
+        else:
+            after, due = rule.advance(before, value)
+            self.state = after
+            if due:
+                for i, lower in enumerate(self._lowerable):
+                    self.reductions[i] += lower
+            self.last_decision = PlateauDecision(due, at_floor, rule.explain(before, value, after, due, at_floor))
+        # The LR at step t is a function of t and the floors: rewrite it unless neither moved since it was written
+        # (and nobody else wrote the groups since).
+        if warming or due or floors != self._applied or [g["lr"] for g in groups] != self._last_lr:
+            self._apply()
 
     def decide(self, metrics: Any) -> PlateauDecision:
         """What ``step(metrics)`` would do, without doing it: the plateau rule's decision and its reason.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 from helpers import ScriptedValModel, metric_rows, plateau, quiet_trainer, read_csv, simulate_plateau
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -87,6 +87,45 @@ def test_same_keys_and_values_as_learning_rate_monitor(make_model: Any, kwargs: 
     assert {k for _, k in theirs} == {k for _, k in ours}
     for key, value in theirs.items():
         assert ours[key] == value, key
+
+
+class StepwiseLR(BoringModel):
+    """A torch LambdaLR that holds its LR for 3 steps, then moves (the held tensor is reused, then replaced)."""
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 ** (t // 3))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class CallbackMetricsRecorder(Callback):
+    """``trainer.callback_metrics[key]`` after every batch; with ``clobber_at``, overwrites it at that batch
+    (as another callback or Lightning might) to check that the next log writes it again."""
+
+    def __init__(self, key: str, clobber_at: int | None = None) -> None:
+        self.key, self.clobber_at, self.seen = key, clobber_at, []
+
+    def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+        metrics = trainer.callback_metrics
+        self.seen.append(float(metrics[self.key]) if self.key in metrics else None)
+        if trainer.global_step == self.clobber_at:
+            trainer._logger_connector._callback_metrics[self.key] = torch.tensor(-1.0)
+
+
+@pytest.mark.parametrize("clobber_at", [None, 4])
+def test_callback_metrics_hold_the_logged_lr_as_learning_rate_monitor(clobber_at: int | None, tmp_path: Any) -> None:
+    """ModelCheckpoint(monitor="lr-SGD") and friends read trainer.callback_metrics: the same values at every batch
+    as with LearningRateMonitor, while the LR holds (the stored tensor is kept) and after it moves."""
+    seen = {}
+    for name, callback in (("theirs", LearningRateMonitor()), ("ours", LRSchedulerCallback())):
+        recorder = CallbackMetricsRecorder("lr-SGD", clobber_at)
+        trainer = quiet_trainer(
+            callbacks=[callback, recorder], logger=CSVLogger(tmp_path, name=name), log_every_n_steps=2, max_epochs=3
+        )
+        trainer.fit(StepwiseLR())
+        seen[name] = recorder.seen
+    assert len(set(seen["theirs"]) - {None}) >= 3, "the LR must hold and move within the run"
+    assert seen["ours"] == seen["theirs"]
 
 
 def test_key_names(tmp_path: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from torch.optim import lr_scheduler as tls
 
@@ -634,3 +634,55 @@ def test_resume_into_a_different_spec_warns() -> None:
     with pytest.warns(UserWarning, match=r"loading a scheduler state saved with recipe .* into one built with"):
         other.load_state_dict(state)
     assert opt.param_groups[0]["lr"] == other.lr_at(30)[0], "the step counter carries over, the schedule is the new one"
+
+
+TRACE_LRS = [0.1, 0.0, -0.0, 1e-300, math.nan, math.inf, 0.25]
+TRACE_MOMENTA = [0, 0.0, 0.9, -0.0]
+
+
+@CLOSED_FORM
+@given(
+    lr_pool=st.lists(st.one_of(st.sampled_from(TRACE_LRS), st.floats(0.0, 10.0)), min_size=1, max_size=3),
+    momentum_pool=st.lists(st.sampled_from(TRACE_MOMENTA), min_size=1, max_size=2),
+    picks=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 1)), min_size=1, max_size=60),
+    epoch_every=st.integers(min_value=1, max_value=30),
+    flush_every=st.integers(min_value=1, max_value=40),
+)
+# Equal values with different text, inside one run: 0 and 0.0 (momentum), 0.0 and -0.0 (LR).
+@example(lr_pool=[0.1], momentum_pool=[0, 0.0], picks=[(0, 0), (0, 0), (0, 1), (0, 0)], epoch_every=30,
+         flush_every=40)  # fmt: skip
+@example(lr_pool=[0.0, -0.0], momentum_pool=[0.9], picks=[(0, 0), (0, 0), (1, 0), (0, 0)], epoch_every=30,
+         flush_every=40)  # fmt: skip
+def test_trace_file_is_what_the_csv_writer_writes(
+    lr_pool: list[float],
+    momentum_pool: list[float],
+    picks: list[tuple[int, int]],
+    epoch_every: int,
+    flush_every: int,
+    tmp_path_factory: Any,
+) -> None:
+    """The trace's own line building (constant runs joined by one suffix, varying runs formatted) writes exactly
+    the bytes Python's csv writer writes for the same rows: floats as repr (-0.0, nan, inf included), ints as
+    str, a run of values that are equal but not the same (0 and 0.0, 0.0 and -0.0) value by value."""
+    import csv
+    import os
+
+    from lr_recipes.callback.trace import LRTrace
+
+    steps = [(lr_pool[i % len(lr_pool)], momentum_pool[j % len(momentum_pool)]) for i, j in picks]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    trace = LRTrace()
+    trace.set_layout(opt, ["lr-SGD"])
+    path = trace.open(os.path.join(tmp_path_factory.mktemp("trace"), "lr_trace.csv"), first_step=0)
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow(["step", "epoch", "skipped", "lr-SGD", "lr-SGD-momentum"])
+    for t, (lr, momentum) in enumerate(steps):
+        opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"] = lr, momentum
+        assert trace.record(opt, step=t, epoch=t // epoch_every)
+        writer.writerow([t, t // epoch_every, 0, lr, momentum])
+        if t % flush_every == flush_every - 1:
+            trace.flush()
+    trace.close()
+    with open(path, newline="") as f:
+        assert f.read() == expected.getvalue()

@@ -340,14 +340,13 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or not self._plateau.owned:
+        if not self._plateau.owned or trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
-        before = self._plateau.made
-        stop = self._plateau.after_validation(trainer, lambda stats: self.log_stats(trainer, stats))
-        made = self._plateau.made - before  # not len(events): the deque stops growing at EVENTS_KEPT
-        if made:
-            events = self._plateau.events
-            self._reductions.extend(events[i].step for i in range(len(events) - made, len(events)) if events[i].reduced)
+        plateau = self._plateau
+        stop = plateau.after_validation(trainer, lambda stats: self.log_stats(trainer, stats))
+        if plateau.reduced_at:  # marks for the picture
+            self._reductions.extend(plateau.reduced_at)
+            plateau.reduced_at.clear()
         if self.stop_on_min_lr:
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
             if stop:

@@ -76,10 +76,11 @@ class MonitorKeys(LearningRateMonitor):
         self._real_intervals: dict[int, str] = {}
         self._log_plan: list[tuple[str | None, Optimizer, list[str], int]] | None = None
         self._last_logged_lr: dict[int, list[float]] = {}  # id(optimizer) -> LRs last logged (non-step configs)
+        self._held_metrics: dict[str, tuple[Any, torch.Tensor]] = {}  # key -> (value, its tensor in callback_metrics)
 
     def start_names(self, trainer: pl.Trainer) -> None:
         """Resolve the keys at train start, as ``LearningRateMonitor`` does (which needs a logger)."""
-        self._log_plan, self._last_logged_lr = None, {}
+        self._log_plan, self._last_logged_lr, self._held_metrics = None, {}, {}
         if self._log_enabled:
             super().on_train_start(trainer)
         else:
@@ -126,7 +127,7 @@ class MonitorKeys(LearningRateMonitor):
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
         if not self._log_enabled or self.logging_interval == "step":
             return
-        if self.logging_interval is None and trainer._logger_connector.should_update_logs:
+        if self.logging_interval is None and self.log_step_due(trainer):
             return  # the batch about to start logs every scheduler at this same step
         self.log_stats(trainer, self._extract_stats(trainer, "epoch" if self.logging_interval is None else "any"))
 
@@ -173,11 +174,19 @@ class MonitorKeys(LearningRateMonitor):
                 if self.log_weight_decay:
                     stats[f"{name}-weight_decay"] = group["weight_decay"]
         if stats:
-            device = trainer.strategy.root_device
             # the store behind trainer.callback_metrics (the property re-reads every logged metric first)
             store = getattr(trainer._logger_connector, "_callback_metrics", None)
             store = store if isinstance(store, dict) else trainer.callback_metrics
-            store.update({name: torch.tensor(value, device=device) for name, value in stats.items()})
+            held, device = self._held_metrics, None
+            for name, value in stats.items():
+                # A float LR that has not moved keeps the tensor already stored for it (if nobody replaced it).
+                kept = held.get(name)
+                if kept is not None and type(value) is float and kept[0] == value and store.get(name) is kept[1]:
+                    continue
+                if device is None:
+                    device = trainer.strategy.root_device
+                tensor = store[name] = torch.tensor(value, device=device)
+                held[name] = (value, tensor)
         return stats
 
     def _make_log_plan(self, trainer: pl.Trainer) -> list[tuple[str | None, Optimizer, list[str], int]]:

@@ -34,6 +34,7 @@ from lightning.pytorch.utilities.types import LRSchedulerConfig
 from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
 
 CALLBACK_INTERVAL = "validation (lr_recipes.LRSchedulerCallback)"
+_NONE = object()  # a scheduler without last_decision
 
 
 @dataclass
@@ -172,29 +173,44 @@ class PlateauStepper(_ConfigOwner):
         self.events: list[PlateauEvent] = []
         self.made = 0  # plateau steps made (events keeps only the last few)
         self._before_validation: dict[str, Any] = {}
+        self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
+        self._world_size = 1
+        self.reduced_at: list[int] = []  # global steps of the reductions made since the caller last cleared it
 
     def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
         return bool(config.reduce_on_plateau)
 
+    def take(self, trainer: pl.Trainer) -> dict[int, str]:
+        """Take over every plateau config; their ``plateau/*`` keys are named once here."""
+        taken = super().take(trainer)
+        self._world_size = trainer.world_size  # fixed for the fit; the property walks the strategy
+        one = len(self.owned) == 1
+        self._keys = []
+        for index, (config, _) in enumerate(self.owned):
+            key = "plateau" if one else f"plateau-{index}"
+            names = (f"{key}/{config.monitor}", "best", "num_bad_epochs", "cooldown_counter", "reduced")
+            self._keys.append((names[0], *(f"{key}/{name}" for name in names[1:])))
+        return taken
+
     def before_validation(self, trainer: pl.Trainer) -> None:
         """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
         if self.owned:
-            metrics = stored_callback_metrics(trainer)
-            self._before_validation = {config.monitor: metrics.get(config.monitor) for config, _ in self.owned}
+            get = stored_callback_metrics(trainer).get
+            self._before_validation = {config.monitor: get(config.monitor) for config, _ in self.owned}
 
     def after_validation(self, trainer: pl.Trainer, log: Any) -> bool:
         """Step every owned config with this run's value; ``log(stats)`` logs; return whether to stop
         (a reduction was due with every group at its floor)."""
         stop = False
+        metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
         for index, (config, _) in enumerate(self.owned):
-            value = self._monitored_value(trainer, config.monitor)
+            value = self._monitored_value(trainer, metrics, config.monitor)
             if value is None:
                 continue
-            stop |= self._step(trainer, config, value, index, log)
+            stop |= self._step(trainer, config, value, self._keys[index], log)
         return stop
 
-    def _monitored_value(self, trainer: pl.Trainer, monitor: str | None) -> float | None:
-        metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
+    def _monitored_value(self, trainer: pl.Trainer, metrics: dict[str, Any], monitor: str | None) -> float | None:
         current = metrics.get(monitor) if monitor else None
         stale = current is not None and current is self._before_validation.get(monitor)
         if current is None or stale:
@@ -209,7 +225,7 @@ class PlateauStepper(_ConfigOwner):
                 raise MisconfigurationException(message + " (strict=False warns and skips instead)")
             rank_zero_warn(message + " Skipping this plateau step.", category=RuntimeWarning)
             return None
-        if trainer.world_size > 1:
+        if self._world_size > 1:
             tensor = torch.as_tensor(current, dtype=torch.float64 if current.device.type == "cpu" else torch.float32)
             # Mean over ranks: each rank may have logged its own shard's value without sync_dist.
             value = float(trainer.strategy.reduce(tensor.detach().clone(), reduce_op="mean"))
@@ -224,49 +240,54 @@ class PlateauStepper(_ConfigOwner):
             value = math.nan
         return value
 
-    def _step(self, trainer: pl.Trainer, config: LRSchedulerConfig, value: float, index: int, log: Any) -> bool:
+    def _step(
+        self, trainer: pl.Trainer, config: LRSchedulerConfig, value: float, keys: tuple[str, ...], log: Any
+    ) -> bool:
         sched = config.scheduler
-        optimizer = sched.optimizer
-        before = [float(g["lr"]) for g in optimizer.param_groups]
-        decision = plateau_decision(sched, value)
+        groups = sched.optimizer.param_groups
+        before = [float(g["lr"]) for g in groups]
+        # PlateauScheduler says what its step decided; torch's ReduceLROnPlateau is asked before it steps.
+        last = getattr(sched, "last_decision", _NONE)
+        decision = plateau_decision(sched, value) if last is _NONE else None
+        module = trainer.lightning_module
         if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
-                trainer.lightning_module.lr_scheduler_step(sched, value)
+                module.lr_scheduler_step(sched, value)
         else:
-            trainer.lightning_module.lr_scheduler_step(sched, value)
-        after = [float(g["lr"]) for g in optimizer.param_groups]
-        reduced = any(b - a > 0 for a, b in zip(after, before, strict=True))
-        event = PlateauEvent(
-            step=trainer.global_step,
-            epoch=trainer.current_epoch,
-            monitor=str(config.monitor),
-            value=value,
-            best=float(getattr(sched, "best", math.nan)),
-            num_bad_epochs=int(getattr(sched, "num_bad_epochs", 0)),
-            cooldown_counter=int(getattr(sched, "cooldown_counter", 0)),
-            lrs=after,
-            reduced=reduced,
-            reason=decision.reason,
+            module.lr_scheduler_step(sched, value)
+        if decision is None:
+            made = sched.last_decision
+            # The LightningModule's lr_scheduler_step may not have stepped it: then say what a step would do.
+            decision = made if made is not last and made is not None else plateau_decision(sched, value)
+        after = [float(g["lr"]) for g in groups]
+        reduced = any(b > a for a, b in zip(after, before, strict=True))
+        loop = trainer.fit_loop
+        step, epoch = loop.epoch_loop.global_step, loop.epoch_progress.current.completed
+        best = float(getattr(sched, "best", math.nan))
+        bad, cooldown = int(getattr(sched, "num_bad_epochs", 0)), int(getattr(sched, "cooldown_counter", 0))
+        self.events.append(
+            PlateauEvent(step, epoch, str(config.monitor), value, best, bad, cooldown, after, reduced, decision.reason)
         )
-        self.events.append(event)
         self.made += 1
-        key = "plateau" if len(self.owned) == 1 else f"plateau-{index}"
+        if reduced:
+            self.reduced_at.append(step)
+        value_key, best_key, bad_key, cooldown_key, reduced_key = keys
         log(
             {
-                "epoch": float(trainer.current_epoch),
-                f"{key}/{config.monitor}": value,
-                f"{key}/best": event.best,
-                f"{key}/num_bad_epochs": float(event.num_bad_epochs),
-                f"{key}/cooldown_counter": float(event.cooldown_counter),
-                f"{key}/reduced": float(reduced),
+                "epoch": float(epoch),
+                value_key: value,
+                best_key: best,
+                bad_key: float(bad),
+                cooldown_key: float(cooldown),
+                reduced_key: float(reduced),
             }
         )
         if reduced:
             lrs = ", ".join(f"{lr:.4g}" for lr in after)
             rank_zero_info(
-                f"lr_recipes: {config.monitor} has not improved on {event.best:.6g}; LR reduced to [{lrs}] "
-                f"(epoch {trainer.current_epoch}, step {trainer.global_step})."
+                f"lr_recipes: {config.monitor} has not improved on {best:.6g}; LR reduced to [{lrs}] "
+                f"(epoch {epoch}, step {step})."
             )
         return decision.stop
 

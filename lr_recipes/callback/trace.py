@@ -93,6 +93,30 @@ def _entries(item: Any) -> Iterator[tuple[int, int, int, tuple[str, ...], Sequen
         yield item.first + i, item.epoch, 0, item.columns, (lr,) if item.kind is None else (lr, m)
 
 
+def _run_text(run: _Run) -> str | None:
+    """The CSV lines of a run in header order, as the csv writer would write them (floats as ``repr``, ints as
+    ``str``, ``\\r\\n``), built without a row object per step; ``None`` when a value is not a plain float or int
+    (the csv writer's own rules then apply). A run whose values stay the same (a plateau between reductions, a
+    constant LR) is its step numbers joined by one suffix, ~5 times cheaper than formatting every row."""
+    n = len(run.lrs)
+    cols = (run.lrs,) if run.kind is None else (run.lrs, run.momenta)
+    types = [{*map(type, col)} for col in cols]
+    if not n or any(kinds - _PLAIN for kinds in types):
+        return None
+    steps = range(run.first, run.first + n)
+    if all(
+        len(kinds) == 1 and col.count(col[0]) == n and (col[0] != 0 or type(col[0]) is int)
+        for kinds, col in zip(types, cols, strict=True)
+    ):  # each column one value of one type (a float zero excluded: 0.0 == -0.0, but their reprs differ)
+        suffix = f",{run.epoch},0,{','.join(repr(col[0]) for col in cols)}\r\n"
+        return suffix.join(map(str, steps)) + suffix
+    line = f"{{}},{run.epoch},0,{','.join('{!r}' for _ in cols)}\r\n"
+    return "".join(map(line.format, steps, *cols))
+
+
+_PLAIN = {float, int}
+
+
 class _Run:
     """Consecutive steps of one optimizer with one param group and plain-number values, kept as columns:
     a step appends its LR (and momentum) to lists instead of making a row, the cheapest record there is.
@@ -390,7 +414,7 @@ class LRTrace:
         if self._writer is None:
             return
         width = len(self._header)
-        out: list[Any] = []
+        out: list[Any] = []  # rows for the csv writer, written before any run text that follows them
         for item in items:
             columns = item.columns if type(item) is _Run else item[3]
             placed = self._positions.get(columns)
@@ -399,6 +423,13 @@ class LRTrace:
                 placed = self._positions[columns] = (positions, positions == list(range(3, width)))
             positions, in_order = placed
             if in_order and type(item) is _Run:  # every column in header order: the lists are the rows
+                text = _run_text(item)
+                if text is not None:
+                    if out:
+                        self._writer.writerows(out)
+                        out = []
+                    self._file.write(text)
+                    continue
                 n = len(item.lrs)
                 steps, epochs, skips = range(item.first, item.first + n), itertools.repeat(item.epoch, n), [0] * n
                 values = (item.lrs,) if item.kind is None else (item.lrs, item.momenta)
@@ -413,7 +444,8 @@ class LRTrace:
                 for pos, value in zip(positions, values, strict=True):
                     line[pos] = value.item() if isinstance(value, torch.Tensor) else value
                 out.append(line)
-        self._writer.writerows(out)
+        if out:
+            self._writer.writerows(out)
         self._file.flush()
 
     def close(self) -> None:

@@ -70,6 +70,9 @@ class PlateauState:
         return asdict(self)
 
 
+WARMING_UP = "warming up: the result only sets best"
+
+
 @dataclass(frozen=True)
 class PlateauDecision:
     """What one validation result does to a plateau schedule, decided before anything changes.
@@ -227,21 +230,33 @@ class Plateau:
         """
         at_floor = not any(self.can_lower(lr, floor) for lr, floor in zip(lrs, min_lrs, strict=True))
         if warming_up:
-            return PlateauDecision(False, at_floor, "warming up: the result only sets best")
+            return PlateauDecision(False, at_floor, WARMING_UP)
         after, due = self.advance(state, value)
+        return PlateauDecision(due, at_floor, self.explain(state, value, after, due, at_floor))
+
+    def explain(self, before: PlateauState, value: float, after: PlateauState, due: bool, at_floor: bool) -> str:
+        """The one-line reason of a decision: ``before`` and ``after`` are the counters around ``value``
+        (:meth:`advance`), ``due`` whether a reduction is due, ``at_floor`` whether every group is at its floor.
+
+        Example::
+
+            >>> rule = Plateau(patience=2)
+            >>> before = PlateauState(best=1.0)
+            >>> after, due = rule.advance(before, 0.5)
+            >>> rule.explain(before, 0.5, after, due, at_floor=False)
+            'improved on best 1'
+        """
         if due:
             what = "reduce, but every group is at its min_lr" if at_floor else "reduce"
-            reason = (
-                f"no improvement on best {state.best:.6g} for {state.num_bad_epochs + 1} validations "
+            return (
+                f"no improvement on best {before.best:.6g} for {before.num_bad_epochs + 1} validations "
                 f"(patience {self.patience}): {what}"
             )
-        elif self.is_better(value, state.best):
-            reason = f"improved on best {state.best:.6g}"
-        elif state.cooldown_counter > 0:
-            reason = f"in cooldown ({state.cooldown_counter} validations left)"
-        else:
-            reason = f"no improvement for {after.num_bad_epochs} validations (patience {self.patience})"
-        return PlateauDecision(due, at_floor, reason)
+        if self.is_better(value, before.best):
+            return f"improved on best {before.best:.6g}"
+        if before.cooldown_counter > 0:
+            return f"in cooldown ({before.cooldown_counter} validations left)"
+        return f"no improvement for {after.num_bad_epochs} validations (patience {self.patience})"
 
     def level(self, base_lr: float, min_lr: float, reductions: int) -> float:
         """The LR after ``reductions`` reductions: ``max(base_lr * factor ** reductions, min_lr)``.
