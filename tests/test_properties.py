@@ -661,9 +661,10 @@ def test_trace_file_is_what_the_csv_writer_writes(
     flush_every: int,
     tmp_path_factory: Any,
 ) -> None:
-    """The trace's own line building (constant runs joined by one suffix, varying runs formatted) writes exactly
-    the bytes Python's csv writer writes for the same rows: floats as repr (-0.0, nan, inf included), ints as
-    str, a run of values that are equal but not the same (0 and 0.0, 0.0 and -0.0) value by value."""
+    """The trace's own line building (constant runs joined by one suffix, varying runs formatted, runs across
+    epochs and flushes) writes exactly the bytes Python's csv writer writes for the same rows: floats as repr
+    (-0.0, nan, inf included), ints as str, a run of values that are equal but not the same (0 and 0.0, 0.0 and
+    -0.0) value by value; the in-memory tail holds the same rows."""
     import csv
     import os
 
@@ -683,6 +684,17 @@ def test_trace_file_is_what_the_csv_writer_writes(
         writer.writerow([t, t // epoch_every, 0, lr, momentum])
         if t % flush_every == flush_every - 1:
             trace.flush()
+    rows = [{k: repr(v) for k, v in row.items()} for row in trace.rows]  # repr: nan == nan, -0.0 != 0.0
+    assert rows == [
+        {
+            "step": repr(t),
+            "epoch": repr(t // epoch_every),
+            "skipped": "0",
+            "lr-SGD": repr(lr),
+            "lr-SGD-momentum": repr(m),
+        }
+        for t, (lr, m) in enumerate(steps)
+    ]
     trace.close()
     with open(path, newline="") as f:
         assert f.read() == expected.getvalue()

@@ -128,6 +128,7 @@ class LRSchedulerCallback(MonitorKeys):
         self._frequency = FrequencyStepper()
         self._reductions: deque[int] = deque(maxlen=MARKS_KEPT)
         self._count_steps = False  # count real optimizer steps (a GradScaler may skip some)
+        self._epoch_loop: Any = None  # the fit's training epoch loop (its step counter is read every batch)
         self._next_step = 0
         self._epoch = 0
         self._loaded: dict[str, Any] | None = None  # the trace state of the checkpoint being resumed
@@ -162,6 +163,7 @@ class LRSchedulerCallback(MonitorKeys):
             )
         self.start_names(trainer)
         self._next_step, self._epoch = trainer.global_step, trainer.current_epoch
+        self._epoch_loop = trainer.fit_loop.epoch_loop
         if self.trace:
             self._open_trace(trainer)
         if self.lint:
@@ -249,7 +251,9 @@ class LRSchedulerCallback(MonitorKeys):
         # (at a log step) append the trace buffer to the file and log the LRs this batch will use.
         if self._frequency.owned:
             self._frequency.before_batch(trainer)
-        if self.log_step_due(trainer):
+        # log_step_due inlined (this runs every batch): Lightning's should_update_logs rule
+        every = trainer.log_every_n_steps
+        if every and (not (self._epoch_loop._batches_that_stepped + 1) % every or trainer.should_stop):
             self._trace.flush_if_full()
             self.log_at_batch_start(trainer)
 

@@ -196,7 +196,9 @@ class PlateauStepper(_ConfigOwner):
         """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
         if self.owned:
             get = stored_callback_metrics(trainer).get
-            self._before_validation = {config.monitor: get(config.monitor) for config, _ in self.owned}
+            before = self._before_validation = {}
+            for config, _ in self.owned:
+                before[config.monitor] = get(config.monitor)
 
     def after_validation(self, trainer: pl.Trainer, log: Any) -> bool:
         """Step every owned config with this run's value; ``log(stats)`` logs; return whether to stop
@@ -264,8 +266,10 @@ class PlateauStepper(_ConfigOwner):
         reduced = any(b > a for a, b in zip(after, before, strict=True))
         loop = trainer.fit_loop
         step, epoch = loop.epoch_loop.global_step, loop.epoch_progress.current.completed
-        best = float(getattr(sched, "best", math.nan))
-        bad, cooldown = int(getattr(sched, "num_bad_epochs", 0)), int(getattr(sched, "cooldown_counter", 0))
+        state = getattr(sched, "state", None)  # PlateauScheduler's counters, or torch's attributes
+        state = state if type(state) is PlateauState else sched
+        best = float(getattr(state, "best", math.nan))
+        bad, cooldown = int(getattr(state, "num_bad_epochs", 0)), int(getattr(state, "cooldown_counter", 0))
         self.events.append(
             PlateauEvent(step, epoch, str(config.monitor), value, best, bad, cooldown, after, reduced, decision.reason)
         )

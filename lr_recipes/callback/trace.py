@@ -89,29 +89,41 @@ def _entries(item: Any) -> Iterator[tuple[int, int, int, tuple[str, ...], Sequen
         yield item[0], item[1], item[2], item[3], item[4]
         return
     momenta = item.momenta if item.kind is not None else itertools.repeat(None)
+    epochs = item.epochs()
     for i, (lr, m) in enumerate(zip(item.lrs, momenta, strict=False)):  # no momentum: repeat(None)
-        yield item.first + i, item.epoch, 0, item.columns, (lr,) if item.kind is None else (lr, m)
+        yield item.first + i, epochs[i], 0, item.columns, (lr,) if item.kind is None else (lr, m)
 
 
 def _run_text(run: _Run) -> str | None:
     """The CSV lines of a run in header order, as the csv writer would write them (floats as ``repr``, ints as
     ``str``, ``\\r\\n``), built without a row object per step; ``None`` when a value is not a plain float or int
-    (the csv writer's own rules then apply). A run whose values stay the same (a plateau between reductions, a
-    constant LR) is its step numbers joined by one suffix, ~5 times cheaper than formatting every row."""
-    n = len(run.lrs)
+    (the csv writer's own rules then apply). Where the values stay the same within an epoch (a plateau between
+    reductions, a constant LR) the lines are the step numbers joined by one suffix, ~5 times cheaper than
+    formatting every row."""
     cols = (run.lrs,) if run.kind is None else (run.lrs, run.momenta)
     types = [{*map(type, col)} for col in cols]
-    if not n or any(kinds - _PLAIN for kinds in types):
+    if any(kinds - _PLAIN for kinds in types):
         return None
-    steps = range(run.first, run.first + n)
-    if all(
-        len(kinds) == 1 and col.count(col[0]) == n and (col[0] != 0 or type(col[0]) is int)
-        for kinds, col in zip(types, cols, strict=True)
-    ):  # each column one value of one type (a float zero excluded: 0.0 == -0.0, but their reprs differ)
-        suffix = f",{run.epoch},0,{','.join(repr(col[0]) for col in cols)}\r\n"
-        return suffix.join(map(str, steps)) + suffix
-    line = f"{{}},{run.epoch},0,{','.join('{!r}' for _ in cols)}\r\n"
-    return "".join(map(line.format, steps, *cols))
+    one_type = all(len(kinds) == 1 for kinds in types)  # then a piece's equal values have the same text
+    marks, n, out = run.marks, len(run.lrs), []
+    for i, (start, epoch) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else n
+        if end == start:
+            continue
+        piece = [col[start:end] for col in cols] if len(marks) > 1 else cols
+        steps = range(run.first + start, run.first + end)
+        if all(
+            col.count(col[0]) == end - start
+            and (col[0] != 0 or type(col[0]) is int)
+            and (one_type or {*map(type, col)} == {type(col[0])})
+            for col in piece
+        ):  # each column one value of one type (a float zero excluded: 0.0 == -0.0, but their reprs differ)
+            suffix = f",{epoch},0,{','.join(map(repr, (col[0] for col in piece)))}\r\n"
+            out.append(suffix.join(map(str, steps)) + suffix)
+        else:
+            line = f"{{}},{epoch},0,{','.join('{!r}' for _ in piece)}\r\n"
+            out.append("".join(map(line.format, steps, *piece)))
+    return "".join(out)
 
 
 _PLAIN = {float, int}
@@ -121,17 +133,32 @@ class _Run:
     """Consecutive steps of one optimizer with one param group and plain-number values, kept as columns:
     a step appends its LR (and momentum) to lists instead of making a row, the cheapest record there is.
 
-    ``first`` is the step of the first value; ``room`` how many fit before the buffer is full."""
+    ``first`` is the step of the first value; ``marks`` the ``(index, epoch)`` where each epoch of the run starts
+    (``epoch`` is the last one's); ``room`` how many values fit before the buffer is full."""
 
-    __slots__ = ("columns", "epoch", "first", "kind", "lrs", "momenta", "optimizer", "room")
+    __slots__ = ("columns", "epoch", "first", "kind", "lrs", "marks", "momenta", "optimizer", "room")
 
     def __init__(
         self, optimizer: Optimizer, columns: tuple[str, ...], kind: str | None, first: int, epoch: int, room: int
     ) -> None:
         self.optimizer, self.columns, self.kind = optimizer, columns, kind
         self.first, self.epoch, self.room = first, epoch, room
+        self.marks: list[tuple[int, int]] = [(0, epoch)]
         self.lrs: list[float] = []
         self.momenta: list[Any] = []
+
+    def epochs(self) -> list[int]:
+        """The epoch of every value."""
+        ends = [index for index, _ in self.marks[1:]] + [len(self.lrs)]
+        return [e for (start, e), end in zip(self.marks, ends, strict=True) for _ in range(end - start)]
+
+    def split(self) -> _Run:
+        """The values so far as a closed run; this one goes on empty from the next step."""
+        done = _Run(self.optimizer, self.columns, self.kind, self.first, self.epoch, 0)
+        done.lrs, done.momenta, done.marks = self.lrs, self.momenta, self.marks
+        self.first += len(self.lrs)
+        self.lrs, self.momenta, self.marks = [], [], [(0, self.epoch)]
+        return done
 
 
 class _StepCounter:
@@ -245,12 +272,18 @@ class LRTrace:
         nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out."""
         run = self._run
         if run is not None:
-            if optimizer is run.optimizer and epoch == run.epoch:
+            if optimizer is run.optimizer:
                 groups = optimizer.param_groups
                 if len(groups) == 1:
                     group = groups[0]
                     lr = group["lr"]
                     if type(lr) is float and len(run.lrs) < run.room:
+                        if epoch != run.epoch:
+                            if run.lrs:
+                                run.marks.append((len(run.lrs), epoch))
+                            else:  # a run left open by a flush, empty
+                                run.marks[0] = (0, epoch)
+                            run.epoch = epoch
                         run.lrs.append(lr)
                         if run.kind == "momentum":
                             run.momenta.append(group.get("momentum", 0))
@@ -406,7 +439,20 @@ class LRTrace:
 
     def flush(self) -> None:
         """Append the buffered rows to the file; call between optimizer steps."""
+        run = self._run
+        if run is not None:
+            # The open run's values so far are written with the rest; it stays open for the next steps, so a
+            # flush at every log step costs no new row object.
+            if run.lrs:
+                done = run.split()
+                self._buffer.append(done)
+                self._buffered += len(done.lrs)
+                self._unsettled += 1  # as _end_run: no step counter, settle() passes over it
+            self._run = None
         self.settle()
+        if run is not None:
+            run.room = self.buffer_rows
+            self._run = run
         if not self._buffer:
             return
         items, self._buffer, self._buffered = self._buffer, [], 0
@@ -431,7 +477,7 @@ class LRTrace:
                     self._file.write(text)
                     continue
                 n = len(item.lrs)
-                steps, epochs, skips = range(item.first, item.first + n), itertools.repeat(item.epoch, n), [0] * n
+                steps, epochs, skips = range(item.first, item.first + n), item.epochs(), [0] * n
                 values = (item.lrs,) if item.kind is None else (item.lrs, item.momenta)
                 out.extend(zip(steps, epochs, skips, *values, strict=True))
                 continue
