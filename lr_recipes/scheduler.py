@@ -633,7 +633,7 @@ class PlateauScheduler(ReduceLROnPlateau):
             self._floors = floors
             self._lowerable = [rule.can_reduce(*args) for args in zip(*floors, strict=True)]
         at_floor = not any(self._lowerable)
-        warming, due = self.in_warmup, False
+        warming, due = self.warmup_steps > 0 and self.last_epoch < self.warmup_steps, False  # in_warmup
         if warming:
             before.num_observations += 1
             if rule.is_better(value, before.best):

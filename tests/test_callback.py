@@ -371,6 +371,29 @@ def test_plateau_state_is_logged(tmp_path: Any) -> None:
     assert [v for _, v in metric_rows(logger.log_dir, "plateau/best")] == [1.0, 0.875, 0.875, 0.875, 0.875, 0.5]
 
 
+@pytest.mark.parametrize(
+    "trainer_kwargs",
+    [{}, {"val_check_interval": 0.5}, {"log_every_n_steps": 4}],
+    ids=["epoch-end", "mid-epoch", "log-step-at-epoch-start"],
+)
+@pytest.mark.parametrize("logging_interval", [None, "step", "epoch"])
+def test_plateau_values_carry_the_step_of_their_validation(
+    trainer_kwargs: dict, logging_interval: str | None, tmp_path: Any
+) -> None:
+    """The plateau/* values go to the logger with the next LR log at the same step (one call) or alone:
+    either way at Lightning's logging step of the validation that made them (val_loss's), the last one too."""
+    logger = CSVLogger(tmp_path)
+    model = ScriptedValModel(VALUES, plateau(patience=1, factor=0.5))
+    callback = LRSchedulerCallback(logging_interval=logging_interval)
+    trainer = quiet_trainer(callbacks=[callback], logger=logger, max_epochs=3, **trainer_kwargs)
+    trainer.fit(model)
+    val_steps = [step for step, _ in metric_rows(logger.log_dir, "val_loss")]
+    assert len(val_steps) == len(callback.plateau_events) >= 3
+    for key in ("plateau/val_loss", "plateau/best", "plateau/reduced"):
+        assert [step for step, _ in metric_rows(logger.log_dir, key)] == val_steps, key
+    assert [v for _, v in metric_rows(logger.log_dir, "plateau/val_loss")] == VALUES[: len(val_steps)]
+
+
 def test_stop_on_min_lr() -> None:
     flat = [1.0] * 30
     model = ScriptedValModel(flat, plateau(patience=0, factor=0.5, min_lr=0.25))

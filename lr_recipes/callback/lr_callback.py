@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 import lightning.pytorch as pl
-from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.trainer.states import RunningStage, TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
@@ -344,7 +344,8 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self._plateau.owned or trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+        state = trainer.state  # trainer.sanity_checking, without its property
+        if not self._plateau.owned or state.stage == RunningStage.SANITY_CHECKING or state.fn != TrainerFn.FITTING:
             return
         plateau = self._plateau
         stop = plateau.after_validation(trainer, lambda stats: self.log_stats(trainer, stats))

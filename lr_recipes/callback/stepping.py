@@ -263,7 +263,7 @@ class PlateauStepper(_ConfigOwner):
             # The LightningModule's lr_scheduler_step may not have stepped it: then say what a step would do.
             decision = made if made is not last and made is not None else plateau_decision(sched, value)
         after = [float(g["lr"]) for g in groups]
-        reduced = any(b > a for a, b in zip(after, before, strict=True))
+        reduced = after != before and any(b > a for a, b in zip(after, before, strict=True))
         loop = trainer.fit_loop
         step, epoch = loop.epoch_loop.global_step, loop.epoch_progress.current.completed
         state = getattr(sched, "state", None)  # PlateauScheduler's counters, or torch's attributes

@@ -104,25 +104,34 @@ def _run_text(run: _Run) -> str | None:
     types = [{*map(type, col)} for col in cols]
     if any(kinds - _PLAIN for kinds in types):
         return None
+    n = len(run.lrs)
+    # A column of one value of one type (a float zero excluded: 0.0 == -0.0, but their reprs differ) has one text.
+    constant = [
+        len(kinds) == 1 and col.count(col[0]) == n and (col[0] != 0 or type(col[0]) is int)
+        for kinds, col in zip(types, cols, strict=True)
+    ]
     one_type = all(len(kinds) == 1 for kinds in types)  # then a piece's equal values have the same text
-    marks, n, out = run.marks, len(run.lrs), []
+    marks, out = run.marks, []
     for i, (start, epoch) in enumerate(marks):
         end = marks[i + 1][0] if i + 1 < len(marks) else n
         if end == start:
             continue
-        piece = [col[start:end] for col in cols] if len(marks) > 1 else cols
         steps = range(run.first + start, run.first + end)
-        if all(
-            col.count(col[0]) == end - start
-            and (col[0] != 0 or type(col[0]) is int)
-            and (one_type or {*map(type, col)} == {type(col[0])})
-            for col in piece
-        ):  # each column one value of one type (a float zero excluded: 0.0 == -0.0, but their reprs differ)
-            suffix = f",{epoch},0,{','.join(map(repr, (col[0] for col in piece)))}\r\n"
-            out.append(suffix.join(map(str, steps)) + suffix)
+        if all(constant):  # the whole run: no slicing and counting per epoch
+            piece: Sequence[list[Any]] = cols
         else:
-            line = f"{{}},{epoch},0,{','.join('{!r}' for _ in piece)}\r\n"
-            out.append("".join(map(line.format, steps, *piece)))
+            piece = [col[start:end] for col in cols] if len(marks) > 1 else cols
+            if not all(
+                col.count(col[0]) == end - start
+                and (col[0] != 0 or type(col[0]) is int)
+                and (one_type or {*map(type, col)} == {type(col[0])})
+                for col in piece
+            ):
+                line = f"{{}},{epoch},0,{','.join('{!r}' for _ in piece)}\r\n"
+                out.append("".join(map(line.format, steps, *piece)))
+                continue
+        suffix = f",{epoch},0,{','.join(map(repr, (col[start if piece is cols else 0] for col in piece)))}\r\n"
+        out.append(suffix.join(map(str, steps)) + suffix)
     return "".join(out)
 
 
