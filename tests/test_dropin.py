@@ -466,3 +466,39 @@ def test_tensorboard_overlay_runs_the_pack(tmp_path: Any) -> None:
     run_dir = tmp_path / "runs" / "tensorboard" / "version_0"
     assert (run_dir / "lr_trace.csv").exists() and (run_dir / "metrics.csv").exists()
     assert list((tmp_path / "runs" / "tensorboard" / "tb").rglob("events.out.tfevents.*")), "TensorBoard's events"
+
+
+def test_trace_flush_policy_bounds_what_a_hard_kill_loses(tmp_path: Any) -> None:
+    """Rows reach the file at a flush point (log step, validation) once 500 wait, and by themselves when 1000
+    wait (no flush point came); a checkpoint (state_dict) writes every row recorded so far."""
+    from lr_recipes.callback.trace import LRTrace
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    trace = LRTrace()
+    trace.set_layout(opt, ["lr-SGD"])
+    path = trace.open(str(tmp_path / "lr_trace.csv"), first_step=0)
+    step = 0
+
+    def record(n: int, epoch: int = 0) -> None:
+        nonlocal step
+        for _ in range(n):
+            assert trace.record(opt, step, epoch)
+            step += 1
+
+    def in_file() -> int:
+        return len(read_trace(path))
+
+    record(499)
+    trace.flush_if_full()
+    assert in_file() == 0, "fewer than 500 waiting: a flush point writes nothing"
+    record(1, epoch=1)
+    trace.flush_if_full()
+    assert in_file() == 500
+    record(1000)
+    assert in_file() == 500, "no flush point yet"
+    record(1)
+    assert in_file() == 1500, "the 1000-row buffer filled: written before the next row is kept"
+    record(7)
+    trace.state_dict()
+    assert [r["step"] for r in read_trace(path)] == list(range(1508)), "a checkpoint writes every row"
+    assert {r["epoch"] for r in read_trace(path)} == {0, 1}

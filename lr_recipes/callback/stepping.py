@@ -175,6 +175,7 @@ class PlateauStepper(_ConfigOwner):
         self._before_validation: dict[str, Any] = {}
         self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
         self._world_size = 1
+        self._module: Any = None
         self.reduced_at: list[int] = []  # global steps of the reductions made since the caller last cleared it
 
     def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
@@ -184,6 +185,7 @@ class PlateauStepper(_ConfigOwner):
         """Take over every plateau config; their ``plateau/*`` keys are named once here."""
         taken = super().take(trainer)
         self._world_size = trainer.world_size  # fixed for the fit; the property walks the strategy
+        self._module = trainer.lightning_module  # its lr_scheduler_step steps them (a user may override it)
         one = len(self.owned) == 1
         self._keys = []
         for index, (config, _) in enumerate(self.owned):
@@ -206,7 +208,16 @@ class PlateauStepper(_ConfigOwner):
         stop = False
         metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
         for index, (config, _) in enumerate(self.owned):
-            value = self._monitored_value(trainer, metrics, config.monitor)
+            current = metrics.get(config.monitor)
+            if current is not None and type(current) is torch.Tensor and self._world_size == 1:
+                if current is self._before_validation.get(config.monitor):
+                    value = self._monitored_value(trainer, metrics, config.monitor)  # stale: raises or warns
+                else:  # the common case, inlined: this run's value on one process
+                    value = float(current)
+                    if not math.isfinite(value):
+                        value = self._monitored_value(trainer, metrics, config.monitor)
+            else:
+                value = self._monitored_value(trainer, metrics, config.monitor)
             if value is None:
                 continue
             stop |= self._step(trainer, config, value, self._keys[index], log)
@@ -251,7 +262,7 @@ class PlateauStepper(_ConfigOwner):
         # PlateauScheduler says what its step decided; torch's ReduceLROnPlateau is asked before it steps.
         last = getattr(sched, "last_decision", _NONE)
         decision = plateau_decision(sched, value) if last is _NONE else None
-        module = trainer.lightning_module
+        module = self._module
         if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)

@@ -2,9 +2,10 @@
 streamed to ``<log_dir>/lr_trace.csv``, with a picture through :func:`lr_recipes.plotting.draw_lr`.
 
 Memory and checkpoint state do not grow with the run: rows wait in a small buffer that is appended to the
-file at log steps and validation once it holds ``flush_rows`` (100) rows, and always at checkpoints, fit
-end, an exception, and when it fills (a crash loses at most 100 rows); only the last ``tail`` rows stay in
-memory. The columns are ``step``, ``epoch``, ``skipped``
+file at log steps and validation once it holds ``flush_rows`` (500) rows, and always at checkpoints, fit
+end, an exception, and when it fills (1000 rows). A hard kill (SIGKILL, out of memory) loses at most the rows
+since the last flush, all of them after the last checkpoint (which flushes), so a resume runs and traces
+them again. Only the last ``tail`` rows stay in memory. The columns are ``step``, ``epoch``, ``skipped``
 (1 where a ``GradScaler`` skipped that optimizer step), then each LR key and its ``…-momentum``. When a
 param group appears mid-run the header gains its key (and existing keys are renamed the way
 ``LearningRateMonitor`` renames them, ``lr-SGD`` -> ``lr-SGD/pg1``): the file is rewritten once.
@@ -195,7 +196,7 @@ class LRTrace:
         []
     """
 
-    def __init__(self, tail: int = 1000, buffer_rows: int = 1000, flush_rows: int = 100) -> None:
+    def __init__(self, tail: int = 1000, buffer_rows: int = 1000, flush_rows: int = 500) -> None:
         self.buffer_rows = buffer_rows
         self.flush_rows = flush_rows
         # Items of the buffer and the tail: a row entry [step, epoch, skipped (None until settled), columns,
