@@ -20,6 +20,13 @@ import torch
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = common.parser("in_hook", __doc__.split("\n\n")[0], repeats=5)
     p.add_argument("--steps", type=int, default=1500, help="training steps per run (default 1500)")
+    p.add_argument(
+        "--plateau-epoch-steps",
+        type=int,
+        default=overhead.PLATEAU_EPOCH_STEPS,
+        help=f"steps per epoch (one validation each) of the plateau pair (default {overhead.PLATEAU_EPOCH_STEPS})",
+    )
+    p.add_argument("--pairs", nargs="+", choices=("cosine", "plateau"), default=["cosine", "plateau"])
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     common.quiet()
@@ -28,12 +35,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     rows = []
     with tempfile.TemporaryDirectory() as logdir:
-        for pair in ("cosine", "plateau"):
+        for pair in args.pairs:
             for log_every in (50, 1):
                 runs: dict[str, list[dict[str, Any]]] = {"ours": [], "torch": []}
                 for _ in range(1 if args.smoke else args.repeats):
                     for variant in runs:
-                        runs[variant].append(overhead.fit(pair, variant, steps, warmup, skip, log_every, logdir, True))
+                        runs[variant].append(
+                            overhead.fit(
+                                pair, variant, steps, warmup, skip, log_every, logdir, True,
+                                plateau_epoch_steps=args.plateau_epoch_steps,
+                            )
+                        )  # fmt: skip
                 med = {v: statistics.median(r["in_hooks"] for r in rs) * 1e6 for v, rs in runs.items()}
                 raw = {v: statistics.median(r["in_hooks_uncorrected"] for r in rs) * 1e6 for v, rs in runs.items()}
                 by_hook = {
@@ -77,7 +89,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": common.command(),
         "machine": common.machine(args.threads),
         "load_average_1min": load.stop(),
-        "settings": {"steps": steps, "repeats": args.repeats, "smoke": args.smoke},
+        "settings": {
+            "steps": steps,
+            "repeats": args.repeats,
+            "smoke": args.smoke,
+            "plateau_epoch_steps": args.plateau_epoch_steps,
+        },
         "results": results,
         "tables": [table],
     }

@@ -275,6 +275,7 @@ def fit(
     logdir: str,
     instrument: bool = False,
     counter: Callback | None = None,
+    plateau_epoch_steps: int = PLATEAU_EPOCH_STEPS,
 ) -> dict[str, Any]:
     """One fresh run: wall and training-thread CPU seconds per timed step, and the untimed rest of the fit;
     ``instrument``: the time inside the callback's hooks and the scheduler instead."""
@@ -286,7 +287,7 @@ def fit(
         probe.instrument(clock)
         if callback is not None:
             clock.instrument_callback(callback)
-    epoch_steps = steps if pair == "cosine" else PLATEAU_EPOCH_STEPS
+    epoch_steps = steps if pair == "cosine" else plateau_epoch_steps
     epochs = math.ceil(steps / epoch_steps)
     trainer = pl.Trainer(
         accelerator="cpu",

@@ -121,6 +121,22 @@ def test_in_hook(tmp_path: Path) -> None:
     assert len(result["results"]) == 4
     for entry in result["results"].values():
         assert entry["in_hooks_us_per_step"]["ours"] > 0 and entry["in_hooks_us_per_step"]["torch"] > 0
+        # The clock's own cost is measured where each timed hook runs (ClockProbe), for both variants alike.
+        for variant in ("ours", "torch"):
+            costs = entry["clock_cost_us_per_call"][variant]
+            assert costs["step:callback.on_train_batch_start"] > 0 and costs["step:scheduler.step"] > 0
+            raw = entry["in_hooks_uncorrected_us_per_step"][variant]
+            assert entry["in_hooks_us_per_step"][variant] < raw, "the correction subtracts the clock's cost"
+
+
+def test_clock_probe_charges_each_timed_call_its_own_place() -> None:
+    """HookClock.per_step subtracts, per timed name, its probe's cost per call times that name's calls."""
+    clock = importlib.import_module("overhead").HookClock()
+    clock.seconds = {"step:callback.on_train_batch_start": 10.0, "step:scheduler.step": 4.0, "probe:x": 1.0}
+    clock.calls = {"step:callback.on_train_batch_start": 100, "step:scheduler.step": 50, "probe:x": 1}
+    costs = {"step:callback.on_train_batch_start": 0.05, "step:scheduler.step": 0.02}
+    assert clock.per_step(10, costs) == pytest.approx(((10.0 - 5.0) + (4.0 - 1.0)) / 10)
+    assert clock.per_step(10) == pytest.approx(1.4), "uncorrected: the probe's own entry is not a timed step"
 
 
 def test_horizon(tmp_path: Path) -> None:
