@@ -52,7 +52,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lr_recipes.registry.plan import cooldown_window, resume_plan, resume_warmup, spec_shape
 from lr_recipes.schedules.base import Scaled, Schedule
-from lr_recipes.schedules.plateau import WARMING_UP, Plateau, PlateauDecision, PlateauState
+from lr_recipes.schedules.plateau import DeferredDecision, Plateau, PlateauDecision, PlateauState
 from lr_recipes.schedules.warmup import warmup_factor
 from lr_recipes.step_counter import ATTRIBUTE as STEPS_ATTRIBUTE
 from lr_recipes.step_counter import count_steps, steps_taken
@@ -372,8 +372,8 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.recipe = dict(recipe or {})
         self.state = PlateauState.fresh(rule)
         self.reductions = [0] * len(optimizer.param_groups)
-        # What the last step(metrics) did and why (the callback's PlateauEvent reads it instead of asking twice).
-        self.last_decision: PlateauDecision | None = None
+        # What the last step(metrics) decided (last_decision; the callback reads it instead of asking twice).
+        self._decided: DeferredDecision | None = None
         self._floors: tuple[tuple[float, ...], ...] | None = None  # (base_lrs, min_lrs, reductions) of _lowerable
         self._lowerable: list[bool] = []  # per group: whether one more reduction lowers it
         self._applied: tuple[tuple[float, ...], ...] | None = None  # the floors when the LR was last written
@@ -583,7 +583,8 @@ class PlateauScheduler(ReduceLROnPlateau):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        # a pickle from before these caches existed gets them empty (they are filled again at the next step)
+        self.__dict__.update({"_decided": None, "_floors": None, "_lowerable": [], "_applied": None, **state})
         if not self._closed:
             self._clock_origin = count_steps(self.optimizer)
         self._watch_warmup()
@@ -634,22 +635,36 @@ class PlateauScheduler(ReduceLROnPlateau):
             self._lowerable = [rule.can_reduce(*args) for args in zip(*floors, strict=True)]
         at_floor = not any(self._lowerable)
         warming, due = self.warmup_steps > 0 and self.last_epoch < self.warmup_steps, False  # in_warmup
-        if warming:
-            before.num_observations += 1
-            if rule.is_better(value, before.best):
-                before.best = value
-            self.last_decision = PlateauDecision(False, at_floor, WARMING_UP)
+        if warming:  # a new state, as advance makes: a DeferredDecision may still read the old one
+            best = value if rule.is_better(value, before.best) else before.best
+            self.state = PlateauState(best, before.num_bad_epochs, before.cooldown_counter, before.num_observations + 1)
+            self._decided = DeferredDecision(rule, False, at_floor)
         else:
             after, due = rule.advance(before, value)
             self.state = after
             if due:
                 for i, lower in enumerate(self._lowerable):
                     self.reductions[i] += lower
-            self.last_decision = PlateauDecision(due, at_floor, rule.explain(before, value, after, due, at_floor))
+            self._decided = DeferredDecision(rule, due, at_floor, before, value, after)
         # The LR at step t is a function of t and the floors: rewrite it unless neither moved since it was written
         # (and nobody else wrote the groups since).
         if warming or due or floors != self._applied or [g["lr"] for g in groups] != self._last_lr:
             self._apply()
+
+    @property
+    def last_decision(self) -> PlateauDecision | None:
+        """What the last ``step(metrics)`` decided and why (``None`` before the first): the same as ``decide``
+        would have said before that step.
+
+        Example::
+
+            >>> import torch
+            >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+            >>> sched = PlateauScheduler(opt, Plateau(patience=0), [0.0])
+            >>> sched.step(1.0); sched.last_decision.reason
+            'improved on best inf'
+        """
+        return None if self._decided is None else self._decided.decision()
 
     def decide(self, metrics: Any) -> PlateauDecision:
         """What ``step(metrics)`` would do, without doing it: the plateau rule's decision and its reason.

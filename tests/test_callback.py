@@ -394,6 +394,32 @@ def test_plateau_values_carry_the_step_of_their_validation(
     assert [v for _, v in metric_rows(logger.log_dir, "plateau/val_loss")] == VALUES[: len(val_steps)]
 
 
+@pytest.mark.parametrize("kind", ["recipe", "torch"])
+def test_plateau_events_say_why_as_the_rule_does(kind: str) -> None:
+    """Each event's reason is the rule's sentence for that validation (the recipe's is written when read),
+    for the recipe and for torch's ReduceLROnPlateau, and survives the checkpoint state."""
+    if kind == "recipe":
+        make = plateau(patience=1, factor=0.5)
+    else:
+
+        def make(o: torch.optim.Optimizer) -> Any:
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(o, patience=1, factor=0.5)
+            return {"scheduler": sched, "monitor": "val_loss"}
+
+    model = ScriptedValModel(VALUES, make)
+    callback = LRSchedulerCallback()
+    quiet_trainer(callbacks=[callback], logger=False, max_epochs=6).fit(model)
+    rule, state = lr_recipes.schedules.Plateau(patience=1, factor=0.5), lr_recipes.schedules.PlateauState(best=math.inf)
+    expected = []
+    for value in VALUES[:6]:
+        expected.append(rule.decide(state, value, [1.0], [0.0]).reason)
+        state, _ = rule.advance(state, value)
+    assert [e.reason for e in callback.plateau_events] == expected
+    assert "reduce" in expected[3] and expected[0] == "improved on best inf"
+    saved = [e["reason"] for e in callback.state_dict()["plateau_events"]]
+    assert saved == expected
+
+
 def test_stop_on_min_lr() -> None:
     flat = [1.0] * 30
     model = ScriptedValModel(flat, plateau(patience=0, factor=0.5, min_lr=0.25))

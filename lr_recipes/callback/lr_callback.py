@@ -16,7 +16,7 @@ from torch.optim import Optimizer
 from typing_extensions import override
 
 from lr_recipes.callback.naming import MonitorKeys, unwrap
-from lr_recipes.callback.stepping import FrequencyStepper, PlateauEvent, PlateauStepper
+from lr_recipes.callback.stepping import FrequencyStepper, PlateauEvent, PlateauStepper, event
 from lr_recipes.callback.trace import LRTrace, draw_trace, read_trace
 
 EVENTS_KEPT = 32  # plateau events kept in memory and in the checkpoint (all are logged as plateau/* metrics)
@@ -142,7 +142,7 @@ class LRSchedulerCallback(MonitorKeys):
             >>> LRSchedulerCallback().plateau_events
             []
         """
-        return list(self._plateau.events)
+        return [event(kept) for kept in self._plateau.events]
 
     @plateau_events.setter
     def plateau_events(self, events: list[PlateauEvent]) -> None:
@@ -375,7 +375,7 @@ class LRSchedulerCallback(MonitorKeys):
         """
         return {
             "trace": self._trace.state_dict(),
-            "plateau_events": [asdict(e) for e in self._plateau.events],
+            "plateau_events": [asdict(event(kept)) for kept in self._plateau.events],
             "reductions": list(self._reductions),
         }
 

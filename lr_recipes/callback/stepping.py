@@ -64,6 +64,22 @@ class PlateauEvent:
     reason: str = ""
 
 
+def event(kept: Any) -> PlateauEvent:
+    """A kept plateau step as a :class:`PlateauEvent` (the stepper keeps a tuple ending with its decision, so
+    the reason text is written only for the events that are read).
+
+    Example::
+
+        >>> from lr_recipes.schedules import PlateauDecision
+        >>> event((10, 0, "val_loss", 0.5, 0.5, 0, 0, [0.1], False, PlateauDecision(False, False, "improved"))).reason
+        'improved'
+    """
+    if isinstance(kept, PlateauEvent):
+        return kept
+    *fields, decision = kept
+    return PlateauEvent(*fields, reason=decision.reason)
+
+
 def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
     """What stepping ``scheduler`` with ``value`` will do, asked of the plateau rule before stepping.
 
@@ -170,7 +186,7 @@ class PlateauStepper(_ConfigOwner):
         super().__init__()
         self.strict = strict
         self.log_key_prefix = log_key_prefix
-        self.events: list[PlateauEvent] = []
+        self.events: list[Any] = []  # the last plateau steps: PlateauEvents, or tuples until read (event())
         self.made = 0  # plateau steps made (events keeps only the last few)
         self._before_validation: dict[str, Any] = {}
         self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
@@ -259,9 +275,10 @@ class PlateauStepper(_ConfigOwner):
         sched = config.scheduler
         groups = sched.optimizer.param_groups
         before = [float(g["lr"]) for g in groups]
-        # PlateauScheduler says what its step decided; torch's ReduceLROnPlateau is asked before it steps.
-        last = getattr(sched, "last_decision", _NONE)
-        decision = plateau_decision(sched, value) if last is _NONE else None
+        # PlateauScheduler says what its step decided (its reason written only if read); torch's
+        # ReduceLROnPlateau is asked before it steps.
+        last = getattr(sched, "_decided", _NONE)
+        decision: Any = plateau_decision(sched, value) if last is _NONE else None
         module = self._module
         if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
             with warnings.catch_warnings():
@@ -270,7 +287,7 @@ class PlateauStepper(_ConfigOwner):
         else:
             module.lr_scheduler_step(sched, value)
         if decision is None:
-            made = sched.last_decision
+            made = sched._decided
             # The LightningModule's lr_scheduler_step may not have stepped it: then say what a step would do.
             decision = made if made is not last and made is not None else plateau_decision(sched, value)
         after = [float(g["lr"]) for g in groups]
@@ -281,9 +298,8 @@ class PlateauStepper(_ConfigOwner):
         state = state if type(state) is PlateauState else sched
         best = float(getattr(state, "best", math.nan))
         bad, cooldown = int(getattr(state, "num_bad_epochs", 0)), int(getattr(state, "cooldown_counter", 0))
-        self.events.append(
-            PlateauEvent(step, epoch, str(config.monitor), value, best, bad, cooldown, after, reduced, decision.reason)
-        )
+        # Kept as a tuple; the PlateauEvent (and the decision's reason text) is made when read (event()).
+        self.events.append((step, epoch, str(config.monitor), value, best, bad, cooldown, after, reduced, decision))
         self.made += 1
         if reduced:
             self.reduced_at.append(step)

@@ -103,6 +103,72 @@ class PlateauDecision:
         return self.reduce and self.at_floor
 
 
+class DeferredDecision:
+    """A decision made by a step, its reason text written only when read (a plateau stepped after every
+    validation would otherwise format a sentence nobody may read): ``reduce``, ``at_floor`` and ``stop`` as in
+    :class:`PlateauDecision`, :meth:`decision` the full one.
+
+    Example::
+
+        >>> rule, before = Plateau(patience=0), PlateauState(best=1.0)
+        >>> after, due = rule.advance(before, 2.0)
+        >>> deferred = DeferredDecision(rule, due, False, before, 2.0, after)
+        >>> deferred.stop, deferred.reason
+        (False, 'no improvement on best 1 for 1 validations (patience 0): reduce')
+    """
+
+    __slots__ = ("_args", "_decision", "at_floor", "reduce")
+
+    def __init__(
+        self,
+        rule: Plateau,
+        reduce: bool,
+        at_floor: bool,
+        before: PlateauState | None = None,
+        value: float = math.nan,
+        after: PlateauState | None = None,
+    ) -> None:
+        self.reduce, self.at_floor = reduce, at_floor
+        self._args = (rule, before, value, after)  # before None: warming up
+        self._decision: PlateauDecision | None = None
+
+    @property
+    def stop(self) -> bool:
+        """See :attr:`PlateauDecision.stop`.
+
+        Example::
+
+            >>> DeferredDecision(Plateau(), reduce=True, at_floor=True).stop
+            True
+        """
+        return self.reduce and self.at_floor
+
+    @property
+    def reason(self) -> str:
+        """The one-line reason (:meth:`Plateau.explain`), written at the first read.
+
+        Example::
+
+            >>> DeferredDecision(Plateau(), reduce=False, at_floor=False).reason
+            'warming up: the result only sets best'
+        """
+        return self.decision().reason
+
+    def decision(self) -> PlateauDecision:
+        """The :class:`PlateauDecision`, reason included.
+
+        Example::
+
+            >>> DeferredDecision(Plateau(), reduce=False, at_floor=True).decision().at_floor
+            True
+        """
+        if self._decision is None:
+            rule, before, value, after = self._args
+            reason = WARMING_UP if before is None else rule.explain(before, value, after, self.reduce, self.at_floor)  # type: ignore[arg-type]
+            self._decision = PlateauDecision(self.reduce, self.at_floor, reason)
+        return self._decision
+
+
 @dataclass(frozen=True)
 class Plateau:
     """The plateau rule: when is a value an improvement, and when is a reduction due.
