@@ -420,6 +420,36 @@ def test_plateau_events_say_why_as_the_rule_does(kind: str) -> None:
     assert saved == expected
 
 
+def test_an_overridden_lr_scheduler_step_steps_the_plateau() -> None:
+    """The callback steps plateau schedulers through the LightningModule's lr_scheduler_step when it is
+    overridden (it may add to it, or not step), and straight through scheduler.step(value) when it is not."""
+
+    class Hooked(ScriptedValModel):
+        def __init__(self, *args: Any, step: bool = True) -> None:
+            super().__init__(*args)
+            self.calls, self.really_step = [], step
+
+        def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+            self.calls.append(metric)
+            if self.really_step:
+                super().lr_scheduler_step(scheduler, metric)
+
+    for step in (True, False):
+        model = Hooked(VALUES, plateau(patience=1, factor=0.5), step=step)
+        callback = LRSchedulerCallback()
+        quiet_trainer(callbacks=[callback], logger=False, max_epochs=6).fit(model)
+        assert model.calls == VALUES[:6]
+        sched = model.trainer.lr_scheduler_configs[0].scheduler
+        assert (sched.best == 0.5) is step, "stepped only when the hook steps it"
+        # Not stepped: each event says what a step would have done, not what an earlier step did.
+        assert [e.reduced for e in callback.plateau_events] == (
+            [False, False, False, True, False, False] if step else [False] * 6
+        )
+    plain = ScriptedValModel(VALUES, plateau(patience=1, factor=0.5))
+    quiet_trainer(callbacks=[LRSchedulerCallback()], logger=False, max_epochs=6).fit(plain)
+    assert plain.trainer.lr_scheduler_configs[0].scheduler.best == 0.5
+
+
 def test_stop_on_min_lr() -> None:
     flat = [1.0] * 30
     model = ScriptedValModel(flat, plateau(patience=0, factor=0.5, min_lr=0.25))

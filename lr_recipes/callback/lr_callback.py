@@ -348,7 +348,7 @@ class LRSchedulerCallback(MonitorKeys):
         if not self._plateau.owned or state.stage == RunningStage.SANITY_CHECKING or state.fn != TrainerFn.FITTING:
             return
         plateau = self._plateau
-        stop = plateau.after_validation(trainer, lambda stats: self.log_stats(trainer, stats))
+        stop = plateau.after_validation(trainer, self.log_stats)
         if plateau.reduced_at:  # marks for the picture
             self._reductions.extend(plateau.reduced_at)
             plateau.reduced_at.clear()

@@ -192,6 +192,7 @@ class PlateauStepper(_ConfigOwner):
         self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
         self._world_size = 1
         self._module: Any = None
+        self._default_hook = False
         self.reduced_at: list[int] = []  # global steps of the reductions made since the caller last cleared it
 
     def wants(self, trainer: pl.Trainer, config: LRSchedulerConfig) -> bool:
@@ -202,6 +203,10 @@ class PlateauStepper(_ConfigOwner):
         taken = super().take(trainer)
         self._world_size = trainer.world_size  # fixed for the fit; the property walks the strategy
         self._module = trainer.lightning_module  # its lr_scheduler_step steps them (a user may override it)
+        # Lightning's own hook is scheduler.step(metric): then call that directly (one call less per validation).
+        self._default_hook = (
+            getattr(type(self._module), "lr_scheduler_step", None) is pl.LightningModule.lr_scheduler_step
+        )
         one = len(self.owned) == 1
         self._keys = []
         for index, (config, _) in enumerate(self.owned):
@@ -213,16 +218,20 @@ class PlateauStepper(_ConfigOwner):
     def before_validation(self, trainer: pl.Trainer) -> None:
         """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
         if self.owned:
-            get = stored_callback_metrics(trainer).get
+            metrics = getattr(trainer._logger_connector, "_callback_metrics", None)  # stored_callback_metrics, inlined
+            get = (metrics if isinstance(metrics, dict) else trainer.callback_metrics).get
             before = self._before_validation = {}
             for config, _ in self.owned:
                 before[config.monitor] = get(config.monitor)
 
     def after_validation(self, trainer: pl.Trainer, log: Any) -> bool:
-        """Step every owned config with this run's value; ``log(stats)`` logs; return whether to stop
+        """Step every owned config with this run's value; ``log(trainer, stats)`` logs; return whether to stop
         (a reduction was due with every group at its floor)."""
         stop = False
-        metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
+        # stored_callback_metrics(trainer), inlined: updated with this run's epoch values by now
+        metrics = getattr(trainer._logger_connector, "_callback_metrics", None)
+        if not isinstance(metrics, dict):
+            metrics = trainer.callback_metrics
         for index, (config, _) in enumerate(self.owned):
             current = metrics.get(config.monitor)
             if current is not None and type(current) is torch.Tensor and self._world_size == 1:
@@ -284,6 +293,8 @@ class PlateauStepper(_ConfigOwner):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
                 module.lr_scheduler_step(sched, value)
+        elif self._default_hook:
+            sched.step(value)
         else:
             module.lr_scheduler_step(sched, value)
         if decision is None:
@@ -305,6 +316,7 @@ class PlateauStepper(_ConfigOwner):
             self.reduced_at.append(step)
         value_key, best_key, bad_key, cooldown_key, reduced_key = keys
         log(
+            trainer,
             {
                 "epoch": float(epoch),
                 value_key: value,
@@ -312,7 +324,7 @@ class PlateauStepper(_ConfigOwner):
                 bad_key: float(bad),
                 cooldown_key: float(cooldown),
                 reduced_key: float(reduced),
-            }
+            },
         )
         if reduced:
             lrs = ", ".join(f"{lr:.4g}" for lr in after)
