@@ -33,11 +33,30 @@ JPEG_CIFAR = REPO.parent / "shared" / "data" / "cifar10_jpeg.tar.gz"
 CACHE_DIR = REPO / "data" / "cache"  # git-ignored
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0 (argparse prints the message and exits 2 otherwise).
+
+    Example::
+
+        >>> positive_int("20")
+        20
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, e.g. 20") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1, e.g. 20")
+    return value
+
+
 def parser(name: str, description: str, *, repeats: int) -> argparse.ArgumentParser:
     """The arguments every script has; ``--out`` defaults to ``benchmarks/results/<name>.json``."""
     p = argparse.ArgumentParser(prog=f"benchmarks/{name}.py", description=description)
     p.add_argument("--smoke", action="store_true", help="seconds, synthetic data: checks the script still runs")
-    p.add_argument("--repeats", type=int, default=repeats, help=f"interleaved repeats per variant (default {repeats})")
+    p.add_argument(
+        "--repeats", type=positive_int, default=repeats, help=f"interleaved repeats per variant (default {repeats})"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1: see BENCHMARKS.md)")
     p.add_argument("--out", type=Path, default=RESULTS / f"{name}.json", help="the JSON result")
     return p

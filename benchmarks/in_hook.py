@@ -19,10 +19,10 @@ import torch
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = common.parser("in_hook", __doc__.split("\n\n")[0], repeats=5)
-    p.add_argument("--steps", type=int, default=1500, help="training steps per run (default 1500)")
+    p.add_argument("--steps", type=common.positive_int, default=1500, help="training steps per run (default 1500)")
     p.add_argument(
         "--plateau-epoch-steps",
-        type=int,
+        type=common.positive_int,
         default=overhead.PLATEAU_EPOCH_STEPS,
         help=f"steps per epoch (one validation each) of the plateau pair (default {overhead.PLATEAU_EPOCH_STEPS})",
     )

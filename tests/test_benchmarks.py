@@ -166,3 +166,11 @@ def test_find_lr(tmp_path: Path) -> None:
         assert entry["find_steps"] > 0 and entry["find_fraction_of_full_run"] < 1
         assert set(entry["short_runs"]) == {"literature", "find (valley)", "Lightning lr_find"}
         assert all(0 <= r["val_acc"] <= 1 for r in entry["short_runs"].values())
+
+
+@pytest.mark.parametrize("args", [["--plateau-epoch-steps", "0"], ["--repeats", "x"], ["--pairs", "cosin"]])
+def test_in_hook_rejects_bad_arguments_before_running(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module("in_hook").main(args)
+    assert exit_info.value.code == 2
+    assert args[0] in capsys.readouterr().err
