@@ -138,8 +138,9 @@ def test_ctrl_c_stops_the_sweep_and_the_rerun_retries_the_interrupted_configurat
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     trace = out / "trials" / "trial_0000" / "lr_trace.csv"
     deadline = time.monotonic() + 120
-    while not (trace.exists() and trace.stat().st_size > 200) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)  # the trial is training once its trace has rows
+    while not trace.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # the trace file is opened (its header written) when training starts
+    time.sleep(1.0)  # well inside the first of its 200 epochs (rows reach the file only every 500 steps)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
@@ -153,6 +154,38 @@ def test_ctrl_c_stops_the_sweep_and_the_rerun_retries_the_interrupted_configurat
     trials = load(out).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
     assert trials[1].params == stopped.params and trials[1].user_attrs["retry_of"] == 0
+
+
+def test_ctrl_c_while_optuna_stores_the_trial_stops_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C after training, while Optuna stores the trial: Optuna 5.0 raises an UnboundLocalError from its own
+    `finally` and leaves the trial RUNNING. The sweep still exits 130 without a traceback, fails that trial as
+    interrupted and queues its configuration again, and the rerun completes it."""
+    import optuna.study._optimize as optimize
+
+    real_tell = optimize._tell_with_warning
+    calls = []
+
+    def interrupted_tell(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("state"))
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_tell(*args, **kwargs)
+
+    monkeypatch.setattr(optimize, "_tell_with_warning", interrupted_tell)
+    space, out = write_space(tmp_path, TWO_SCHEDULES), tmp_path / "out"
+    assert main(sweep_args(space, out, 1)) == 130
+    output = capsys.readouterr()
+    assert "interrupted; run the same command again to resume" in output.out
+    assert "Traceback" not in output.out + output.err
+    stopped, queued = load(out).trials
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs.get("interrupted")
+    assert queued.state == TrialState.WAITING and queued.user_attrs["retry_of"] == 0
+    assert main(sweep_args(space, out, 1)) == 0
+    trials = load(out).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].params == stopped.params
 
 
 def test_a_sweep_with_the_halving_pruner(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ class Sweep:
     rank: int = 0
     world_size: int = 1
     stopped_by_surplus: bool = field(default=False, repr=False)
+    current_trial: Any = field(default=None, repr=False)  # the optuna.Trial this worker runs now
 
     @property
     def direction(self) -> str:
@@ -272,16 +273,50 @@ def run_worker(sweep: Sweep, study: optuna.Study) -> None:
         _fail_stale(study)
         if sum(counts_toward_total(t) for t in study.get_trials(deepcopy=False)) >= sweep.trials:
             break
-        study.optimize(
-            lambda trial: _objective(trial, sweep),
-            n_trials=1,
-            catch=(TrialFailed, _Surplus),
-            callbacks=[lambda st, ft: _progress(st, ft, sweep)],
-            gc_after_trial=True,
-        )
+        try:
+            study.optimize(
+                lambda trial: _objective(trial, sweep),
+                n_trials=1,
+                catch=(TrialFailed, _Surplus),
+                callbacks=[lambda st, ft: _progress(st, ft, sweep)],
+                gc_after_trial=True,
+            )
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            # Ctrl-C while Optuna stores the finished trial: Optuna 5.0's _run_trial then raises an
+            # UnboundLocalError from its `finally` (the KeyboardInterrupt is its context) and the trial stays RUNNING.
+            if not _caused_by_interrupt(error):
+                raise
+            _interrupted_while_stored(study, sweep)
+            raise KeyboardInterrupt from None
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
+
+
+def _interrupted_while_stored(study: optuna.Study, sweep: Sweep) -> None:
+    """The trial Ctrl-C caught while Optuna stored it, if it is still RUNNING: failed as interrupted, and its
+    configuration queued to run again (as a trial interrupted while training is)."""
+    trial = sweep.current_trial
+    if trial is None:
+        return
+    frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == trial.number), None)
+    if frozen is None or frozen.state != TrialState.RUNNING:
+        return  # stored before the interrupt: it stands
+    trial.set_user_attr("interrupted", True)
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    study.tell(trial, state=TrialState.FAIL)
 
 
 def _objective(trial: optuna.Trial, sweep: Sweep) -> float:
+    sweep.current_trial = trial
     trials = trial.study.get_trials(deepcopy=False)
     if sum(counts_toward_total(t) for t in trials if t.number < trial.number) >= sweep.trials:
         trial.set_user_attr("surplus", True)
