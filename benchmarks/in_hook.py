@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help=f"steps per epoch (one validation each) of the plateau pair (default {overhead.PLATEAU_EPOCH_STEPS})",
     )
     p.add_argument("--pairs", nargs="+", choices=("cosine", "plateau"), default=["cosine", "plateau"])
+    p.add_argument(
+        "--probe-after",
+        action="store_true",
+        help="put the clock probe after the LR callback (default before): the first callback at a hook runs colder",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     common.quiet()
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         runs[variant].append(
                             overhead.fit(
                                 pair, variant, steps, warmup, skip, log_every, logdir, True,
-                                plateau_epoch_steps=args.plateau_epoch_steps,
+                                plateau_epoch_steps=args.plateau_epoch_steps, probe_after=args.probe_after,
                             )
                         )  # fmt: skip
                 med = {v: statistics.median(r["in_hooks"] for r in rs) * 1e6 for v, rs in runs.items()}
@@ -94,6 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "repeats": args.repeats,
             "smoke": args.smoke,
             "plateau_epoch_steps": args.plateau_epoch_steps,
+            "probe_after": args.probe_after,
         },
         "results": results,
         "tables": [table],

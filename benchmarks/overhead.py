@@ -276,6 +276,7 @@ def fit(
     instrument: bool = False,
     counter: Callback | None = None,
     plateau_epoch_steps: int = PLATEAU_EPOCH_STEPS,
+    probe_after: bool = False,
 ) -> dict[str, Any]:
     """One fresh run: wall and training-thread CPU seconds per timed step, and the untimed rest of the fit;
     ``instrument``: the time inside the callback's hooks and the scheduler instead."""
@@ -295,7 +296,9 @@ def fit(
         max_epochs=epochs,
         logger=CSVLogger(logdir, name=f"{pair}-{variant}"),
         log_every_n_steps=log_every,
-        callbacks=[c for c in (timer, counter, probe, callback) if c is not None],
+        callbacks=[
+            c for c in (timer, counter, *((callback, probe) if probe_after else (probe, callback))) if c is not None
+        ],
         num_sanity_val_steps=0,
         enable_progress_bar=False,
         enable_model_summary=False,
