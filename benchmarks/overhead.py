@@ -159,32 +159,13 @@ class ClockProbe(Callback):
 
     In a tight loop (:meth:`HookClock.calibrate`) that cost is 0.4-0.6 us; in the training loop, where the
     caches are cold, 1-2 us, so a variant with more hooks per step was charged up to ~1 us per hook for the
-    clock itself. Both variants carry the same probe."""
-
-    def on_train_batch_start(self, *args: Any) -> None:
-        pass
-
-    def on_before_optimizer_step(self, *args: Any) -> None:
-        pass
-
-    def on_train_batch_end(self, *args: Any) -> None:
-        pass
-
-    def on_train_epoch_start(self, *args: Any) -> None:
-        pass
-
-    def on_train_epoch_end(self, *args: Any) -> None:
-        pass
-
-    def on_validation_start(self, *args: Any) -> None:
-        pass
-
-    def on_validation_end(self, *args: Any) -> None:
-        pass
+    clock itself. Both variants carry the same probe; :meth:`instrument` gives it its hooks."""
 
     def instrument(self, clock: HookClock) -> None:
+        """Give this callback an empty, timed hook at every place in :data:`PROBE_FOR` (Lightning calls the
+        instance's attribute, so an instance-level hook is called like a method)."""
         for hook in set(PROBE_FOR.values()):
-            setattr(self, hook, clock.wrap(f"probe:{hook}", getattr(self, hook)))
+            setattr(self, hook, clock.wrap(f"probe:{hook}", lambda *args: None))
 
 
 # Each timed name -> the probe hook that runs where it runs (scheduler.step: Lightning's step-interval stepping

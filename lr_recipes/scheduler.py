@@ -454,7 +454,7 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> PlateauScheduler(opt, Plateau(), [0.0], warmup_steps=10).in_warmup
             True
         """
-        return self.last_epoch < self.warmup_steps
+        return self.warmup_steps > 0 and self.last_epoch < self.warmup_steps  # no warmup: the clock is not read
 
     def lr_at(self, t: int) -> list[float]:
         """The LR of each group at optimizer step ``t`` with the reductions made so far.
@@ -634,7 +634,7 @@ class PlateauScheduler(ReduceLROnPlateau):
             self._floors = floors
             self._lowerable = [rule.can_reduce(*args) for args in zip(*floors, strict=True)]
         at_floor = not any(self._lowerable)
-        warming, due = self.warmup_steps > 0 and self.last_epoch < self.warmup_steps, False  # in_warmup
+        warming, due = self.in_warmup, False
         if warming:  # a new state, as advance makes: a DeferredDecision may still read the old one
             best = value if rule.is_better(value, before.best) else before.best
             self.state = PlateauState(best, before.num_bad_epochs, before.cooldown_counter, before.num_observations + 1)

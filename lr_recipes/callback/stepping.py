@@ -34,7 +34,7 @@ from lightning.pytorch.utilities.types import LRSchedulerConfig
 from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
 
 CALLBACK_INTERVAL = "validation (lr_recipes.LRSchedulerCallback)"
-_NONE = object()  # a scheduler without last_decision
+_NONE = object()  # a scheduler without PlateauScheduler's _decided (torch's ReduceLROnPlateau)
 
 
 @dataclass
@@ -187,7 +187,6 @@ class PlateauStepper(_ConfigOwner):
         self.strict = strict
         self.log_key_prefix = log_key_prefix
         self.events: list[Any] = []  # the last plateau steps: PlateauEvents, or tuples until read (event())
-        self.made = 0  # plateau steps made (events keeps only the last few)
         self._before_validation: dict[str, Any] = {}
         self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
         self._world_size = 1
@@ -218,8 +217,7 @@ class PlateauStepper(_ConfigOwner):
     def before_validation(self, trainer: pl.Trainer) -> None:
         """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
         if self.owned:
-            metrics = getattr(trainer._logger_connector, "_callback_metrics", None)  # stored_callback_metrics, inlined
-            get = (metrics if isinstance(metrics, dict) else trainer.callback_metrics).get
+            get = stored_callback_metrics(trainer).get
             before = self._before_validation = {}
             for config, _ in self.owned:
                 before[config.monitor] = get(config.monitor)
@@ -228,21 +226,9 @@ class PlateauStepper(_ConfigOwner):
         """Step every owned config with this run's value; ``log(trainer, stats)`` logs; return whether to stop
         (a reduction was due with every group at its floor)."""
         stop = False
-        # stored_callback_metrics(trainer), inlined: updated with this run's epoch values by now
-        metrics = getattr(trainer._logger_connector, "_callback_metrics", None)
-        if not isinstance(metrics, dict):
-            metrics = trainer.callback_metrics
+        metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
         for index, (config, _) in enumerate(self.owned):
-            current = metrics.get(config.monitor)
-            if current is not None and type(current) is torch.Tensor and self._world_size == 1:
-                if current is self._before_validation.get(config.monitor):
-                    value = self._monitored_value(trainer, metrics, config.monitor)  # stale: raises or warns
-                else:  # the common case, inlined: this run's value on one process
-                    value = float(current)
-                    if not math.isfinite(value):
-                        value = self._monitored_value(trainer, metrics, config.monitor)
-            else:
-                value = self._monitored_value(trainer, metrics, config.monitor)
+            value = self._monitored_value(trainer, metrics, config.monitor)
             if value is None:
                 continue
             stop |= self._step(trainer, config, value, self._keys[index], log)
@@ -311,7 +297,6 @@ class PlateauStepper(_ConfigOwner):
         bad, cooldown = int(getattr(state, "num_bad_epochs", 0)), int(getattr(state, "cooldown_counter", 0))
         # Kept as a tuple; the PlateauEvent (and the decision's reason text) is made when read (event()).
         self.events.append((step, epoch, str(config.monitor), value, best, bad, cooldown, after, reduced, decision))
-        self.made += 1
         if reduced:
             self.reduced_at.append(step)
         value_key, best_key, bad_key, cooldown_key, reduced_key = keys

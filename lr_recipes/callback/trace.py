@@ -112,16 +112,15 @@ def _run_text(run: _Run) -> str | None:
         for kinds, col in zip(types, cols, strict=True)
     ]
     one_type = all(len(kinds) == 1 for kinds in types)  # then a piece's equal values have the same text
-    marks, out = run.marks, []
-    for i, (start, epoch) in enumerate(marks):
-        end = marks[i + 1][0] if i + 1 < len(marks) else n
+    out = []
+    for start, end, epoch in run.spans():
         if end == start:
             continue
         steps = range(run.first + start, run.first + end)
         if all(constant):  # the whole run: no slicing and counting per epoch
-            piece: Sequence[list[Any]] = cols
+            values = [col[0] for col in cols]
         else:
-            piece = [col[start:end] for col in cols] if len(marks) > 1 else cols
+            piece = [col[start:end] for col in cols] if len(run.marks) > 1 else cols
             if not all(
                 col.count(col[0]) == end - start
                 and (col[0] != 0 or type(col[0]) is int)
@@ -131,7 +130,8 @@ def _run_text(run: _Run) -> str | None:
                 line = f"{{}},{epoch},0,{','.join('{!r}' for _ in piece)}\r\n"
                 out.append("".join(map(line.format, steps, *piece)))
                 continue
-        suffix = f",{epoch},0,{','.join(map(repr, (col[start if piece is cols else 0] for col in piece)))}\r\n"
+            values = [col[0] for col in piece]
+        suffix = f",{epoch},0,{','.join(map(repr, values))}\r\n"
         out.append(suffix.join(map(str, steps)) + suffix)
     return "".join(out)
 
@@ -157,10 +157,15 @@ class _Run:
         self.lrs: list[float] = []
         self.momenta: list[Any] = []
 
+    def spans(self) -> Iterator[tuple[int, int, int]]:
+        """``(start, end, epoch)``: the values of each epoch of the run are ``lrs[start:end]``."""
+        marks = self.marks
+        for i, (start, epoch) in enumerate(marks):
+            yield start, marks[i + 1][0] if i + 1 < len(marks) else len(self.lrs), epoch
+
     def epochs(self) -> list[int]:
         """The epoch of every value."""
-        ends = [index for index, _ in self.marks[1:]] + [len(self.lrs)]
-        return [e for (start, e), end in zip(self.marks, ends, strict=True) for _ in range(end - start)]
+        return [epoch for start, end, epoch in self.spans() for _ in range(end - start)]
 
     def split(self) -> _Run:
         """The values so far as a closed run; this one goes on empty from the next step."""
