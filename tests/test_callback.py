@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from typing import Any
@@ -369,6 +370,14 @@ def test_plateau_state_is_logged(tmp_path: Any) -> None:
     assert [v for _, v in metric_rows(logger.log_dir, "plateau/num_bad_epochs")] == [0, 0, 1, 0, 1, 0]
     assert [v for _, v in metric_rows(logger.log_dir, "plateau/reduced")] == [0, 0, 0, 1, 0, 0]
     assert [v for _, v in metric_rows(logger.log_dir, "plateau/best")] == [1.0, 0.875, 0.875, 0.875, 0.875, 0.5]
+
+
+def test_a_reduction_is_announced_on_rank_zero(caplog: pytest.LogCaptureFixture) -> None:
+    model = ScriptedValModel(VALUES, plateau(patience=1, factor=0.5))
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch"):
+        quiet_trainer(callbacks=[LRSchedulerCallback()], logger=False, max_epochs=6).fit(model)
+    lines = [r.getMessage() for r in caplog.records if "has not improved" in r.getMessage()]
+    assert lines == ["lr_recipes: val_loss has not improved on 0.875; LR reduced to [0.5] (epoch 3, step 16)."]
 
 
 @pytest.mark.parametrize(

@@ -386,6 +386,76 @@ def test_each_logger(loggers: str, tmp_path: Any) -> None:
         assert [e.step for e in events.Scalars("lr-SGD")] == [1, 3, 5, 7]
 
 
+class CountWrites(Callback):
+    """Counts the writes of metrics.csv that put rows on disk, and which steps were on disk when ``peek`` began."""
+
+    def __init__(self, peek: int = -1) -> None:
+        self.writes, self.peek, self.on_disk = 0, peek, []
+        self._save: Any = None
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        experiment = trainer.logger.experiment
+        save = experiment.save
+
+        def counted() -> None:
+            self.writes += bool(experiment.metrics)
+            save()
+
+        experiment.save = counted
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        path = os.path.join(trainer.logger.log_dir, "metrics.csv")
+        if trainer.global_step == self.peek and os.path.exists(path):
+            self.on_disk = [int(r["step"]) for r in read_csv(path)]
+
+
+def _csv_fit(
+    tmp_path: Any, name: str, model: Any, peek: int = -1, prefix: str = "", **kwargs: Any
+) -> tuple[str, CountWrites]:
+    counter = CountWrites(peek)
+    logger = CSVLogger(tmp_path, name=name, flush_logs_every_n_steps=5, prefix=prefix)
+    quiet_trainer(callbacks=[counter, LRSchedulerCallback()], logger=logger, limit_train_batches=5, **kwargs).fit(model)
+    with open(os.path.join(logger.log_dir, "metrics.csv")) as f:
+        return f.read(), counter
+
+
+def _plain_log_metrics(logger: Any, stats: dict, step: int) -> None:
+    logger.log_metrics(stats, step=step)
+
+
+@pytest.mark.parametrize("prefix", ["", "run"])
+def test_csv_rows_at_a_step_lightning_just_wrote_wait_for_its_next_write(
+    prefix: str, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """CSVLogger writes metrics.csv for every row at a step = -1 (mod flush_logs_every_n_steps); the plateau/*
+    row after a validation at such a step (Lightning logged and wrote val_loss there just before) waits for the
+    next write instead of opening the file for itself: one write fewer per validation, the same file."""
+    from helpers import ScriptedValModel, plateau
+
+    values = [1.0, 0.9, 0.95, 0.97]  # validations at steps 4, 9, 14, 19: each a flush step
+    kwargs = {"prefix": prefix, "num_sanity_val_steps": 0}
+    ours, counted = _csv_fit(tmp_path, "ours", ScriptedValModel(values, plateau(patience=1)), **kwargs)
+    monkeypatch.setattr("lr_recipes.callback.naming.log_metrics", _plain_log_metrics)
+    plain, counted_plain = _csv_fit(tmp_path, "plain", ScriptedValModel(values, plateau(patience=1)), **kwargs)
+    assert ours == plain
+    assert ("run-plateau/best" if prefix else "plateau/best") in ours.splitlines()[0].split(",")
+    # Lightning writes after each val_loss; the plain way writes again for each plateau/* row but the last,
+    # which waits for the write at fit end either way
+    assert (counted.writes, counted_plain.writes) == (len(values) + 1, 2 * len(values))
+
+
+def test_csv_rows_of_earlier_steps_are_still_written_at_flush_steps(tmp_path: Any, monkeypatch: Any) -> None:
+    """With nothing else logging, the LR rows reach metrics.csv at every flush step, as CSVLogger writes them."""
+    seen = {}
+    for name in ("ours", "plain"):
+        if name == "plain":
+            monkeypatch.setattr("lr_recipes.callback.naming.log_metrics", _plain_log_metrics)
+        text, counted = _csv_fit(tmp_path, name, Frequency(), peek=12, limit_val_batches=0, log_every_n_steps=1)
+        seen[name] = (text, counted.on_disk)
+    assert seen["ours"] == seen["plain"]
+    assert seen["ours"][1] == list(range(10)), "the rows up to step 9 are on disk when step 12 starts"
+
+
 def test_trace_plot_false_skips_the_picture(tmp_path: Any) -> None:
     trainer = quiet_trainer(
         callbacks=[LRSchedulerCallback(trace_plot=False)], logger=CSVLogger(tmp_path), max_epochs=1, limit_val_batches=0

@@ -81,3 +81,20 @@ def test_mixed_precision_calls_the_scaler_step_after_on_before_optimizer_step() 
 def test_base_finetuning_restores_its_param_groups_at_fit_start() -> None:
     """Resume with a group added mid-run: the group is back before the scheduler's state is loaded."""
     assert "_restarting" in inspect.getsource(BaseFinetuning.on_fit_start)
+
+
+def test_csv_logger_internals_behind_log_metrics() -> None:
+    """lr_recipes.callback.naming.log_metrics buffers a row in CSVLogger's writer at a flush step Lightning just
+    wrote: it leans on these names, and on Lightning writing the logger after each of its own log calls."""
+    from lightning.fabric.loggers.csv_logs import CSVLogger as FabricCSVLogger
+    from lightning.pytorch.loggers import CSVLogger
+
+    from lr_recipes.callback.naming import _writes_at_flush_steps
+
+    source = inspect.getsource(FabricCSVLogger.log_metrics)
+    assert "_add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)" in source
+    assert "(step + 1) % self._flush_logs_every_n_steps == 0" in source
+    assert "self.experiment.log_metrics(metrics, step)" in source
+    assert "logger.save()" in inspect.getsource(_LoggerConnector.log_metrics)
+    assert _writes_at_flush_steps(CSVLogger("logs"))
+    assert not _writes_at_flush_steps(type("Mine", (CSVLogger,), {"log_metrics": lambda *a, **k: None})("logs"))

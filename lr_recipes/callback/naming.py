@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -36,6 +37,53 @@ def unwrap(optimizer: Any) -> Optimizer:
     if inner is None and hasattr(optimizer, "optimizer") and isinstance(optimizer.optimizer, Optimizer):
         inner = optimizer.optimizer
     return inner if inner is not None else optimizer
+
+
+_CSV_MODULES = ("lightning.fabric.loggers.csv_logs", "lightning_fabric.loggers.csv_logs")  # both namespaces
+
+
+def _writes_at_flush_steps(logger: Any) -> bool:
+    """Whether ``logger`` logs with Fabric's ``CSVLogger.log_metrics`` (``lightning`` or ``lightning_fabric``)."""
+    method = getattr(type(logger), "log_metrics", None)
+    for name in _CSV_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and method is module.CSVLogger.log_metrics:
+            return True
+    return False
+
+
+def log_metrics(logger: Any, stats: dict[str, float], step: int) -> None:
+    """``logger.log_metrics(stats, step=step)``, except that a ``CSVLogger`` is not made to write its file a
+    second time for a step Lightning has just written.
+
+    A ``CSVLogger`` writes ``metrics.csv`` whenever a row for a step ≡ -1 (mod ``flush_logs_every_n_steps``)
+    arrives, and Lightning writes it after each of its own log calls. A row this callback sends after
+    Lightning's at such a step (the ``plateau/*`` values after a validation, which Lightning logged and wrote
+    just before) would open and append the file again for that one row. It is buffered instead, as
+    ``CSVLogger`` buffers the rows of every other step, and reaches the file with the logger's next write
+    (Lightning's next log call, or fit end): the file ends the same. If rows of earlier steps are still
+    buffered (Lightning has written nothing since), the logger writes as it always does.
+
+    Example::
+
+        >>> import tempfile
+        >>> from lightning.pytorch.loggers import CSVLogger
+        >>> logger = CSVLogger(tempfile.mkdtemp())
+        >>> log_metrics(logger, {"lr-SGD": 0.1}, step=99)  # nothing of an earlier step waits: buffered
+        >>> logger.experiment.metrics
+        [{'lr-SGD': 0.1, 'step': 99}]
+    """
+    every = getattr(logger, "_flush_logs_every_n_steps", None)
+    if type(every) is int and every > 0 and (step + 1) % every == 0 and _writes_at_flush_steps(logger):
+        experiment = logger.experiment  # on ranks other than 0 a stand-in without rows: logged as usual (no-op)
+        buffered = getattr(experiment, "metrics", None)
+        if type(buffered) is list and all(row.get("step") == step for row in buffered):
+            prefix = getattr(logger, "_prefix", "")
+            if prefix:  # what CSVLogger.log_metrics does to the keys
+                stats = {f"{prefix}{logger.LOGGER_JOIN_CHAR}{key}": value for key, value in stats.items()}
+            experiment.log_metrics(stats, step)
+            return
+    logger.log_metrics(stats, step=step)
 
 
 class MonitorKeys(LearningRateMonitor):
@@ -142,7 +190,7 @@ class MonitorKeys(LearningRateMonitor):
         if stats and trainer.loggers:
             step = trainer.fit_loop.epoch_loop._batches_that_stepped
             for logger in trainer.loggers:
-                logger.log_metrics(stats, step=step)
+                log_metrics(logger, stats, step)
 
     @override
     def _extract_stats(self, trainer: pl.Trainer, interval: str) -> dict[str, float]:

@@ -311,13 +311,30 @@ class PlateauStepper(_ConfigOwner):
                 reduced_key: float(reduced),
             },
         )
-        if reduced:
-            lrs = ", ".join(f"{lr:.4g}" for lr in after)
+        if reduced:  # %-arguments: formatted only where the line is emitted (rank 0, INFO enabled)
             rank_zero_info(
-                f"lr_recipes: {config.monitor} has not improved on {best:.6g}; LR reduced to [{lrs}] "
-                f"(epoch {epoch}, step {step})."
-            )
+                "lr_recipes: %s has not improved on %.6g; LR reduced to [%s] (epoch %d, step %d).",
+                config.monitor, best, _Numbers(after), epoch, step,
+            )  # fmt: skip
         return decision.stop
+
+
+class _Numbers:
+    """Numbers written ``0.1, 0.05`` (4 significant digits) when a log line that shows them is emitted.
+
+    Example::
+
+        >>> str(_Numbers([0.1, 0.05]))
+        '0.1, 0.05'
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+
+    def __str__(self) -> str:
+        return ", ".join(f"{value:.4g}" for value in self.values)
 
 
 class FrequencyStepper(_ConfigOwner):
