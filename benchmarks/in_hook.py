@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="put the clock probe after the LR callback (default before): the first callback at a hook runs colder",
     )
+    p.add_argument(
+        "--warm-probe",
+        action="store_true",
+        help="an empty timed callback first at every hook (it takes the cold caches), the LR callback, then the probe",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     common.quiet()
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             overhead.fit(
                                 pair, variant, steps, warmup, skip, log_every, logdir, True,
                                 plateau_epoch_steps=args.plateau_epoch_steps, probe_after=args.probe_after,
+                                warm_probe=args.warm_probe,
                             )
                         )  # fmt: skip
                 med = {v: statistics.median(r["in_hooks"] for r in rs) * 1e6 for v, rs in runs.items()}
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "smoke": args.smoke,
             "plateau_epoch_steps": args.plateau_epoch_steps,
             "probe_after": args.probe_after,
+            "warm_probe": args.warm_probe,
         },
         "results": results,
         "tables": [table],

@@ -161,11 +161,12 @@ class ClockProbe(Callback):
     caches are cold, 1-2 us, so a variant with more hooks per step was charged up to ~1 us per hook for the
     clock itself. Both variants carry the same probe; :meth:`instrument` gives it its hooks."""
 
-    def instrument(self, clock: HookClock) -> None:
+    def instrument(self, clock: HookClock, prefix: str = "probe") -> None:
         """Give this callback an empty, timed hook at every place in :data:`PROBE_FOR` (Lightning calls the
-        instance's attribute, so an instance-level hook is called like a method)."""
+        instance's attribute, so an instance-level hook is called like a method), timed as ``<prefix>:<hook>``
+        (only ``probe:`` times are read as the clock's cost)."""
         for hook in set(PROBE_FOR.values()):
-            setattr(self, hook, clock.wrap(f"probe:{hook}", lambda *args: None))
+            setattr(self, hook, clock.wrap(f"{prefix}:{hook}", lambda *args: None))
 
 
 # Each timed name -> the probe hook that runs where it runs (scheduler.step: Lightning's step-interval stepping
@@ -258,6 +259,7 @@ def fit(
     counter: Callback | None = None,
     plateau_epoch_steps: int = PLATEAU_EPOCH_STEPS,
     probe_after: bool = False,
+    warm_probe: bool = False,
 ) -> dict[str, Any]:
     """One fresh run: wall and training-thread CPU seconds per timed step, and the untimed rest of the fit;
     ``instrument``: the time inside the callback's hooks and the scheduler instead."""
@@ -265,8 +267,13 @@ def fit(
     callback, scheduler = setup(variant)
     clock = HookClock() if instrument else None
     probe = ClockProbe() if instrument else None
+    # warm_probe: another empty timed callback runs first at every place and takes the cold caches (its time counts
+    # nowhere), the LR callback second, the probe last: the clock's cost is then measured as warm as the callback runs.
+    first = ClockProbe() if instrument and warm_probe else None
     if clock is not None and probe is not None:
         probe.instrument(clock)
+        if first is not None:
+            first.instrument(clock, prefix="first")
         if callback is not None:
             clock.instrument_callback(callback)
     epoch_steps = steps if pair == "cosine" else plateau_epoch_steps
@@ -278,7 +285,9 @@ def fit(
         logger=CSVLogger(logdir, name=f"{pair}-{variant}"),
         log_every_n_steps=log_every,
         callbacks=[
-            c for c in (timer, counter, *((callback, probe) if probe_after else (probe, callback))) if c is not None
+            c
+            for c in (timer, counter, first, *((callback, probe) if probe_after or warm_probe else (probe, callback)))
+            if c is not None
         ],
         num_sanity_val_steps=0,
         enable_progress_bar=False,

@@ -116,8 +116,10 @@ def test_long_run(tmp_path: Path) -> None:
     assert all(r["ours"]["rows_in_file"] == int(n) for n, r in result["results"].items())
 
 
-def test_in_hook(tmp_path: Path) -> None:
-    result = run("in_hook", tmp_path)
+@pytest.mark.parametrize("order", [[], ["--probe-after"], ["--warm-probe"]], ids=["probe-first", "after", "warm"])
+def test_in_hook(order: list[str], tmp_path: Path) -> None:
+    result = run("in_hook", tmp_path, *order)
+    assert result["settings"]["warm_probe"] is (order == ["--warm-probe"])
     assert len(result["results"]) == 4
     for entry in result["results"].values():
         assert entry["in_hooks_us_per_step"]["ours"] > 0 and entry["in_hooks_us_per_step"]["torch"] > 0
