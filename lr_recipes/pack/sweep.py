@@ -310,9 +310,14 @@ def _interrupted_while_stored(study: optuna.Study, sweep: Sweep) -> None:
     frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == trial.number), None)
     if frozen is None or frozen.state != TrialState.RUNNING:
         return  # stored before the interrupt: it stands
-    trial.set_user_attr("interrupted", True)
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    _requeue_interrupted(trial)
     study.tell(trial, state=TrialState.FAIL)
+
+
+def _requeue_interrupted(trial: optuna.Trial) -> None:
+    """Mark a trial Ctrl-C stopped as interrupted (it did not fail on its own) and queue its configuration again."""
+    trial.set_user_attr("interrupted", True)
+    trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
 def _objective(trial: optuna.Trial, sweep: Sweep) -> float:
@@ -347,8 +352,7 @@ def _objective(trial: optuna.Trial, sweep: Sweep) -> float:
         raise
     except (KeyboardInterrupt, SystemExit):
         # Ctrl-C (Lightning turns it into SystemExit): the trial did not fail on its own, so it runs again.
-        trial.set_user_attr("interrupted", True)
-        trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        _requeue_interrupted(trial)
         raise KeyboardInterrupt from None
     except Exception as err:
         trial.set_user_attr("error", mask_url(f"{type(err).__name__}: {err}")[:500])
