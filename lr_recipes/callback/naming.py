@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.utilities.logger import _add_prefix
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.types import LRSchedulerConfig
@@ -78,10 +79,8 @@ def log_metrics(logger: Any, stats: dict[str, float], step: int) -> None:
         experiment = logger.experiment  # on ranks other than 0 a stand-in without rows: logged as usual (no-op)
         buffered = getattr(experiment, "metrics", None)
         if type(buffered) is list and all(row.get("step") == step for row in buffered):
-            prefix = getattr(logger, "_prefix", "")
-            if prefix:  # what CSVLogger.log_metrics does to the keys
-                stats = {f"{prefix}{logger.LOGGER_JOIN_CHAR}{key}": value for key, value in stats.items()}
-            experiment.log_metrics(stats, step)
+            # the keys as CSVLogger.log_metrics prefixes them, with the same function
+            experiment.log_metrics(_add_prefix(stats, logger._prefix, logger.LOGGER_JOIN_CHAR), step)
             return
     logger.log_metrics(stats, step=step)
 
