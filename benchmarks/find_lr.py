@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--num_steps", type=int, default=100)
     p.add_argument("--limit_val_batches", type=int, default=20, help="validation batches of the short runs (20)")
-    p.add_argument("--plots", type=Path, default=common.RESULTS, help="where the find plots go")
+    p.add_argument("--plots", type=Path, default=None, help="where the find plots go (default: --out's folder)")
     args = p.parse_args(argv)
+    plots = args.plots if args.plots is not None else Path(args.out).parent
     torch.set_num_threads(args.threads)
     if not args.smoke and not JPEG.exists():
         raise SystemExit(f"{JPEG} is missing; run with --smoke")
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             start = time.perf_counter()
             cli, found, overlay, reasons = find(base, {"num_steps": num_steps})
             find_wall = time.perf_counter() - start
-            plot = found.plot(str(Path(args.plots) / f"find_{recipe}.png"), title=f"find: recipes/{recipe}.yaml")
+            plot = found.plot(str(plots / f"find_{recipe}.png"), title=f"find: recipes/{recipe}.yaml")
             full_steps = estimate_run(cli.trainer, cli.datamodule)[0].total_steps
             ours = overlay["model"]["optimizer"]["init_args"]["lr"]
             theirs, lightning_wall = lightning_lr_find(base, num_steps)

@@ -168,6 +168,7 @@ def test_find_lr(tmp_path: Path) -> None:
         assert entry["find_steps"] > 0 and entry["find_fraction_of_full_run"] < 1
         assert set(entry["short_runs"]) == {"literature", "find (valley)", "Lightning lr_find"}
         assert all(0 <= r["val_acc"] <= 1 for r in entry["short_runs"].values())
+    assert {p.name for p in tmp_path.glob("*.png")} == {"find_polynomial.png", "find_inverse_sqrt.png"}, "next to --out"
 
 
 @pytest.mark.parametrize("args", [["--plateau-epoch-steps", "0"], ["--repeats", "x"], ["--pairs", "cosin"]])
