@@ -572,3 +572,46 @@ def test_trace_flush_policy_bounds_what_a_hard_kill_loses(tmp_path: Any) -> None
     trace.state_dict()
     assert [r["step"] for r in read_trace(path)] == list(range(1508)), "a checkpoint writes every row"
     assert {r["epoch"] for r in read_trace(path)} == {0, 1}
+
+
+class ManualPlateau(BoringModel):
+    """Manual optimization stepping its own ReduceLROnPlateau after each validation, as Lightning's docs say to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.used: list[float] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        opt = self.optimizers()
+        opt.zero_grad()
+        self.manual_backward(self.layer(batch).sum())
+        self.used.append(opt.param_groups[0]["lr"])
+        opt.step()
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.log("val_loss", 1.0)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.lr_schedulers().step(self.trainer.callback_metrics["val_loss"])
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=1.0)
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0)}
+
+
+def test_manual_optimization_keeps_stepping_its_own_plateau(tmp_path: Any) -> None:
+    """Under manual optimization the user steps the schedulers (Lightning never marks a config reduce_on_plateau
+    there): the callback traces and logs, and the plateau is stepped once per validation, by the user."""
+    runs = {}
+    for name, callbacks in (("plain", []), ("callback", [LRSchedulerCallback()])):
+        model = ManualPlateau()
+        trainer = quiet_trainer(
+            callbacks=callbacks, logger=CSVLogger(tmp_path, name=name), max_epochs=4, limit_train_batches=2
+        )
+        trainer.fit(model)
+        runs[name] = model.used
+    assert runs["callback"] == runs["plain"] == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
+    assert callbacks[0].plateau_events == []
+    assert [r["lr-SGD"] for r in callbacks[0].read_trace()] == runs["plain"]
