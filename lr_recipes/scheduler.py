@@ -41,6 +41,7 @@ Example::
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -56,6 +57,8 @@ from lr_recipes.schedules.plateau import DeferredDecision, Plateau, PlateauDecis
 from lr_recipes.schedules.warmup import warmup_factor
 from lr_recipes.step_counter import ATTRIBUTE as STEPS_ATTRIBUTE
 from lr_recipes.step_counter import count_steps, steps_taken
+
+_LR = operator.itemgetter("lr")  # a param group's LR (map(_LR, groups): no list comprehension frame)
 
 
 def _set_group_value(group: dict[str, Any], key: str, value: float) -> None:
@@ -373,7 +376,9 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.state = PlateauState.fresh(rule)
         self.reductions = [0] * len(optimizer.param_groups)
         # What the last step(metrics) decided (last_decision; the callback reads it instead of asking twice).
-        self._decided: DeferredDecision | None = None
+        # DeferredDecision's arguments for what the last step(metrics) decided (last_decision makes it when read;
+        # LRSchedulerCallback keeps them in its plateau events).
+        self._decided: tuple[Any, ...] | None = None
         self._floors: tuple[tuple[float, ...], ...] | None = None  # (base_lrs, min_lrs, reductions) of _lowerable
         self._lowerable: list[bool] = []  # per group: whether one more reduction lowers it
         self._applied: tuple[tuple[float, ...], ...] | None = None  # the floors when the LR was last written
@@ -466,11 +471,9 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> PlateauScheduler(opt, Plateau(), [0.0], warmup_steps=4, warmup_start_factor=0.0).lr_at(2)
             [0.5]
         """
-        w = self._warmup_at(t)
-        return [
-            self.rule.level(base, floor, k) * w
-            for base, floor, k in zip(self.base_lrs, self.min_lrs, self.reductions, strict=True)
-        ]
+        levels = [*map(self.rule.level, self.base_lrs, self.min_lrs, self.reductions)]
+        w = self._warmup_at(t) if self.warmup_steps or self.horizon else 1.0
+        return levels if w == 1.0 else [level * w for level in levels]  # x * 1.0 == x: the same numbers
 
     def _warmup_at(self, t: int) -> float:
         """The warmup factor at step ``t``: a re-planned warmup runs the checkpoint's ramp on a stretched clock."""
@@ -511,10 +514,18 @@ class PlateauScheduler(ReduceLROnPlateau):
         return self.lr_at(self.last_epoch)
 
     def _apply(self) -> None:
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        groups = self.optimizer.param_groups
+        for group, lr in zip(groups, self.lr_at(self.last_epoch), strict=True):
             _set_group_value(group, "lr", lr)
-        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
-        self._applied = (tuple(self.base_lrs), tuple(self.min_lrs), tuple(self.reductions))
+        self._last_lr = [*map(float, map(_LR, groups))]
+        self._applied = (list(self.base_lrs), list(self.min_lrs), list(self.reductions))
+
+    def _refresh_floors(self) -> tuple[list[Any], ...]:
+        """Which groups one more reduction still lowers (``_lowerable``), for the bases, floors and reductions
+        now (kept as ``_floors``: they change only with those lists)."""
+        floors = self._floors = (list(self.base_lrs), list(self.min_lrs), list(self.reductions))
+        self._lowerable = [*map(self.rule.can_reduce, *floors)]
+        return floors
 
     def _initial_step(self) -> None:
         self._step_count = 0
@@ -628,27 +639,34 @@ class PlateauScheduler(ReduceLROnPlateau):
         if self.added_groups:
             self._reanchor_added_groups(self.last_epoch)
         self._step_count += 1
-        rule, before = self.rule, self.state
-        floors = (tuple(self.base_lrs), tuple(self.min_lrs), tuple(self.reductions))
-        if floors != self._floors:  # which groups a reduction still lowers changes only with these
-            self._floors = floors
-            self._lowerable = [rule.can_reduce(*args) for args in zip(*floors, strict=True)]
-        at_floor = not any(self._lowerable)
-        warming, due = self.in_warmup, False
-        if warming:  # a new state, as advance makes: a DeferredDecision may still read the old one
+        rule, before, floors = self.rule, self.state, self._floors
+        # Which groups a reduction still lowers changes only with the bases, floors and reductions (lists that
+        # anyone may change): compared as they are, copied only when they moved.
+        if floors is None or floors[0] != self.base_lrs or floors[1] != self.min_lrs or floors[2] != self.reductions:
+            floors = self._refresh_floors()
+        lowerable = self._lowerable
+        at_floor = True not in lowerable
+        if self.warmup_steps and self.last_epoch < self.warmup_steps:  # in_warmup, without the property
+            # a new state, as advance makes: a decision kept by the callback may still read the old one
             best = value if rule.is_better(value, before.best) else before.best
             self.state = PlateauState(best, before.num_bad_epochs, before.cooldown_counter, before.num_observations + 1)
-            self._decided = DeferredDecision(rule, False, at_floor)
-        else:
-            after, due = rule.advance(before, value)
-            self.state = after
-            if due:
-                for i, lower in enumerate(self._lowerable):
-                    self.reductions[i] += lower
-            self._decided = DeferredDecision(rule, due, at_floor, before, value, after)
-        # The LR at step t is a function of t and the floors: rewrite it unless neither moved since it was written
-        # (and nobody else wrote the groups since).
-        if warming or due or floors != self._applied or [g["lr"] for g in groups] != self._last_lr:
+            self._decided = (rule, False, at_floor, None, math.nan, None)
+            self._apply()
+            return
+        after, due = rule.advance(before, value)
+        self.state = after
+        # DeferredDecision's arguments: the decision (and its reason) is made only when read (last_decision).
+        self._decided = (rule, due, at_floor, before, value, after)
+        if due and not at_floor:
+            reductions = self.reductions
+            for i, lower in enumerate(lowerable):
+                if lower:
+                    reductions[i] += 1
+            self._apply()
+            self._refresh_floors()  # the reductions moved: which groups the next one lowers, now
+        elif floors != self._applied or [*map(_LR, groups)] != self._last_lr:
+            # The LR at step t is a function of t and the floors: rewritten only when they moved since it was
+            # written, or someone else wrote the groups since.
             self._apply()
 
     @property
@@ -664,7 +682,7 @@ class PlateauScheduler(ReduceLROnPlateau):
             >>> sched.step(1.0); sched.last_decision.reason
             'improved on best inf'
         """
-        return None if self._decided is None else self._decided.decision()
+        return None if self._decided is None else DeferredDecision(*self._decided).decision()
 
     def decide(self, metrics: Any) -> PlateauDecision:
         """What ``step(metrics)`` would do, without doing it: the plateau rule's decision and its reason.

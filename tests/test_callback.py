@@ -190,6 +190,58 @@ def test_trace_equals_the_lr_of_every_optimizer_step(tmp_path: Any) -> None:
     assert os.path.getsize(os.path.join(logger.log_dir, "lr_trace.png")) > 5000
 
 
+class ScriptedWrites(BoringModel):
+    """Writes scripted LR and momentum values into its param group in ``optimizer_step`` (the hand-written warmup
+    pattern), the way schedulers do and don't: the same float object again, an equal float that is another object,
+    -0.0 then 0.0, an int, a held value across epochs."""
+
+    def __init__(self, script: list[tuple[Any, Any]]) -> None:
+        super().__init__()
+        self.script = script
+        self.used: list[tuple[Any, Any]] = []
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        group = optimizer.param_groups[0]
+        lr, momentum = self.script[self.trainer.global_step]
+        if lr is not None:
+            group["lr"] = lr
+        if momentum is not None:
+            group["momentum"] = momentum
+        self.used.append((group["lr"], group["momentum"]))
+        optimizer.step(closure=optimizer_closure)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+
+
+def test_trace_records_whatever_wrote_the_lr_between_steps(tmp_path: Any) -> None:
+    """The trace checks each step whether the group still holds the objects of the last recorded step (a step that
+    changes nothing adds nothing): every kind of write in between is still a row with exactly its value."""
+    lr = 0.1
+    script: list[tuple[Any, Any]] = [
+        (None, None), (lr, None), (float("0.1"), None), (None, 0.5),  # epoch 0
+        (None, None), (-0.0, None), (0.0, None), (0.0, None),  # epoch 1 starts with the values held
+        (None, None), (1, None), (0.25, 0.25), (None, None),  # epoch 2 too; an int LR
+        (None, None), (0.5, 0.9), (None, 0), (None, None),  # epoch 3 too; an int momentum
+    ]  # fmt: skip
+    model = ScriptedWrites(script)
+    logger = CSVLogger(tmp_path)
+    callback = LRSchedulerCallback()
+    callback._trace.flush_rows = 2  # every log step and validation writes: runs split mid-value and mid-epoch
+    trainer = quiet_trainer(
+        callbacks=[callback], logger=logger, limit_train_batches=4, max_epochs=4, log_every_n_steps=3
+    )
+    trainer.fit(model)
+    with open(os.path.join(logger.log_dir, "lr_trace.csv"), newline="") as f:
+        lines = f.read().splitlines()
+    expected = ["step,epoch,skipped,lr-SGD,lr-SGD-momentum"]
+    expected += [f"{t},{t // 4},0,{lr!r},{m!r}" for t, (lr, m) in enumerate(model.used)]
+    assert len(model.used) == 16
+    assert lines == expected
+    assert [(r["lr-SGD"], r["lr-SGD-momentum"]) for r in callback.trace_rows] == model.used
+    assert [repr(r["lr-SGD"]) for r in callback.trace_rows][5:10] == ["-0.0", "0.0", "0.0", "0.0", "1"]
+
+
 # --- plateau stepping ------------------------------------------------------------------------------
 
 # Dyadic values: Lightning logs float32, and these survive the round trip exactly.

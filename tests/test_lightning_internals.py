@@ -72,6 +72,31 @@ def test_trainer_and_loop_attributes_read_on_the_hot_path() -> None:
     assert trainer.fit_loop.epoch_loop._batches_that_stepped == 0
 
 
+def test_global_step_is_the_progress_counter_the_plateau_stepper_reads() -> None:
+    """PlateauStepper reads trainer.global_step's counter directly (one attribute instead of five properties)."""
+    source = inspect.getsource(_TrainingEpochLoop.global_step.fget)
+    assert "self.automatic_optimization.optim_progress.optimizer_steps" in source
+    from lightning.pytorch.loops.progress import _OptimizationProgress
+
+    assert "self.optimizer.step.total.completed" in inspect.getsource(_OptimizationProgress.optimizer_steps.fget)
+    from lightning.pytorch.core.optimizer import _configure_schedulers_manual_opt
+
+    assert '"reduce_on_plateau"' in inspect.getsource(_configure_schedulers_manual_opt), "manual: never on plateau"
+
+
+def test_trainer_states_are_enum_members_whose_values_the_callback_compares() -> None:
+    """on_validation_end tells sanity checking and fitting by the members' ``_value_`` (LightningEnum's ``==`` is a
+    method that lowercases both sides), which must hold for both namespaces' enum classes."""
+    assert "self.state.stage = RunningStage.SANITY_CHECKING" in inspect.getsource(pl.Trainer.sanity_checking.fset)
+    assert "self.state.fn = TrainerFn.FITTING" in inspect.getsource(pl.Trainer.fit)
+    from lightning.pytorch.trainer.states import RunningStage, TrainerFn
+
+    assert (TrainerFn.FITTING._value_, RunningStage.SANITY_CHECKING._value_) == ("fit", "sanity_check")
+    pytorch_lightning = pytest.importorskip("pytorch_lightning")
+    states = pytorch_lightning.trainer.states
+    assert (states.TrainerFn.FITTING._value_, states.RunningStage.SANITY_CHECKING._value_) == ("fit", "sanity_check")
+
+
 def test_mixed_precision_calls_the_scaler_step_after_on_before_optimizer_step() -> None:
     """AMP: the trace row is recorded in on_before_optimizer_step, then the GradScaler may skip the step."""
     source = inspect.getsource(MixedPrecision.optimizer_step)

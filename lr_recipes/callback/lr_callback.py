@@ -19,6 +19,7 @@ from lr_recipes.callback.naming import MonitorKeys, unwrap
 from lr_recipes.callback.stepping import FrequencyStepper, PlateauEvent, PlateauStepper, event
 from lr_recipes.callback.trace import LRTrace, draw_trace, read_trace
 
+_FITTING, _SANITY = TrainerFn.FITTING.value, RunningStage.SANITY_CHECKING.value  # "fit", "sanity_check"
 EVENTS_KEPT = 32  # plateau events kept in memory and in the checkpoint (all are logged as plateau/* metrics)
 MARKS_KEPT = 256  # plateau reductions remembered for the picture
 
@@ -129,7 +130,6 @@ class LRSchedulerCallback(MonitorKeys):
         self._reductions: deque[int] = deque(maxlen=MARKS_KEPT)
         self._count_steps = False  # count real optimizer steps (a GradScaler may skip some)
         self._epoch_loop: Any = None  # the fit's training epoch loop (its step counter is read every batch)
-        self._next_step = 0
         self._epoch = 0
         self._loaded: dict[str, Any] | None = None  # the trace state of the checkpoint being resumed
 
@@ -162,10 +162,11 @@ class LRSchedulerCallback(MonitorKeys):
                 category=UserWarning,
             )
         self.start_names(trainer)
-        self._next_step, self._epoch = trainer.global_step, trainer.current_epoch
+        self._epoch = trainer.current_epoch
         self._epoch_loop = trainer.fit_loop.epoch_loop
         if self.trace:
             self._open_trace(trainer)
+        self._trace.next_step = trainer.global_step  # the step of the next optimizer step's row
         if self.lint:
             from lr_recipes.lint import lint
 
@@ -259,7 +260,8 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        self._epoch = trainer.current_epoch  # read once per epoch, not at every step
+        self._epoch = epoch = trainer.current_epoch  # read once per epoch, not at every step
+        self._trace.set_epoch(epoch)
         super().on_train_epoch_start(trainer, *args, **kwargs)
 
     @override
@@ -268,22 +270,33 @@ class LRSchedulerCallback(MonitorKeys):
     ) -> None:
         """Record the LR and momentum every param group is about to step with (host values, no sync)."""
         if self.trace:
-            # One call per optimizer step, so counting them here is trainer.global_step without its property chain.
-            if not self._trace.record(optimizer, self._next_step, self._epoch):
-                self._record_slowly(trainer, optimizer)
-            self._next_step += 1
+            trace = self._trace
+            # LRTrace.record's fast path, inline (this runs every optimizer step): the watched optimizer's one
+            # group holds the very LR and momentum objects of the last recorded step, so the step only counts.
+            if optimizer is trace.watched:
+                groups = optimizer.param_groups
+                if len(groups) == 1:
+                    group = groups[0]
+                    if group["lr"] is trace.watched_lr and group.get(trace.watched_key) is trace.watched_m:
+                        trace.next_step += 1
+                        return
+            recorded = trace.record(optimizer, trace.next_step, self._epoch) or self._record_slowly(trainer, optimizer)
+            if not recorded:
+                trace.next_step += 1  # an optimizer the trace does not know: counted, not recorded
 
-    def _record_slowly(self, trainer: pl.Trainer, optimizer: Optimizer) -> None:
+    def _record_slowly(self, trainer: pl.Trainer, optimizer: Optimizer) -> bool:
         """A wrapped optimizer, or one whose param groups changed: LearningRateMonitor's keys from now on,
-        renamed in the file (``lr-SGD`` -> ``lr-SGD/pg1``), then record."""
-        optimizer = unwrap(optimizer)
-        if self._trace.record(optimizer, self._next_step, self._epoch) or not self._trace.knows(optimizer):
-            return
-        old = self._trace.names(optimizer)
+        renamed in the file (``lr-SGD`` -> ``lr-SGD/pg1``), then record; ``False`` if nothing was recorded."""
+        optimizer, trace = unwrap(optimizer), self._trace
+        if trace.record(optimizer, trace.next_step, self._epoch):
+            return True
+        if not trace.knows(optimizer):
+            return False
+        old = trace.names(optimizer)
         new = self.names_by_optimizer(trainer).get(id(optimizer), [])
-        self._trace.rename(dict(zip(old, new, strict=False)))
-        self._trace.set_layout(optimizer, new, count_steps=self._count_steps)
-        self._trace.record(optimizer, self._next_step, self._epoch)
+        trace.rename(dict(zip(old, new, strict=False)))
+        trace.set_layout(optimizer, new, count_steps=self._count_steps)
+        return trace.record(optimizer, trace.next_step, self._epoch)
 
     @property
     def trace_rows(self) -> list[dict[str, Any]]:
@@ -344,8 +357,11 @@ class LRSchedulerCallback(MonitorKeys):
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        state = trainer.state  # trainer.sanity_checking, without its property
-        if not self._plateau.owned or state.stage == RunningStage.SANITY_CHECKING or state.fn != TrainerFn.FITTING:
+        # trainer.sanity_checking and the fn, by the members' values: LightningEnum's == is a method that lowercases
+        # both sides, and `is` would miss the members of the pytorch_lightning namespace's own enum classes
+        state = trainer.state
+        stage = state.stage
+        if not self._plateau.owned or state.fn._value_ != _FITTING or (stage is not None and stage._value_ == _SANITY):
             return
         plateau = self._plateau
         stop = plateau.after_validation(trainer, self.log_stats)

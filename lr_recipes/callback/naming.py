@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections import defaultdict
 from typing import Any, Literal
@@ -40,6 +41,7 @@ def unwrap(optimizer: Any) -> Optimizer:
     return inner if inner is not None else optimizer
 
 
+_LR = operator.itemgetter("lr")  # a param group's LR (map(_LR, groups): no list comprehension frame)
 _CSV_MODULES = ("lightning.fabric.loggers.csv_logs", "lightning_fabric.loggers.csv_logs")  # both namespaces
 
 
@@ -197,7 +199,12 @@ class MonitorKeys(LearningRateMonitor):
         appears), configs the callback steps itself read at their real interval, and no ever-growing
         history (``LearningRateMonitor`` appends every logged LR to ``self.lrs``)."""
         plan = self._log_plan
-        if plan is None or any(len(opt.param_groups) != n for _, opt, _, n in plan):
+        if plan is not None:
+            for _, opt, _, n in plan:  # a loop, not any(genexpr): no generator frame on this path
+                if len(opt.param_groups) != n:
+                    plan = None
+                    break
+        if plan is None:
             plan = self._log_plan = self._make_log_plan(trainer)
         stats: dict[str, float] = {}
         last = self._last_logged_lr
@@ -207,12 +214,12 @@ class MonitorKeys(LearningRateMonitor):
                 if interval != "moved":
                     continue
                 if config_interval != "step":
-                    lrs = [g["lr"] for g in opt.param_groups]
+                    lrs = [*map(_LR, opt.param_groups)]
                     if last.get(id(opt)) == lrs:
                         continue
                     last[id(opt)] = lrs
             elif config_interval is not None and config_interval != "step":
-                last[id(opt)] = [g["lr"] for g in opt.param_groups]
+                last[id(opt)] = [*map(_LR, opt.param_groups)]
             use_betas = "betas" in opt.defaults
             for group, name in zip(opt.param_groups, names, strict=True):
                 stats[name] = group["lr"]

@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,10 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.types import LRSchedulerConfig
 
-from lr_recipes.schedules.plateau import Plateau, PlateauDecision, PlateauState
+from lr_recipes.schedules.plateau import DeferredDecision, Plateau, PlateauDecision, PlateauState
 
 CALLBACK_INTERVAL = "validation (lr_recipes.LRSchedulerCallback)"
+_LR = operator.itemgetter("lr")  # a param group's LR (map(_LR, groups): no list comprehension frame)
 _NONE = object()  # a scheduler without PlateauScheduler's _decided (torch's ReduceLROnPlateau)
 
 
@@ -73,11 +75,20 @@ def event(kept: Any) -> PlateauEvent:
         >>> from lr_recipes.schedules import PlateauDecision
         >>> event((10, 0, "val_loss", 0.5, 0.5, 0, 0, [0.1], False, PlateauDecision(False, False, "improved"))).reason
         'improved'
+        >>> from lr_recipes.schedules import Plateau
+        >>> event((10, 0, "val_loss", 0.5, 0.5, 0, 0, [0.1], False, (Plateau(), False, False, None, 0.5, None))).reason
+        'warming up: the result only sets best'
     """
     if isinstance(kept, PlateauEvent):
         return kept
     *fields, decision = kept
-    return PlateauEvent(*fields, reason=decision.reason)
+    return PlateauEvent(*fields, reason=_as_decision(decision).reason)
+
+
+def _as_decision(decision: Any) -> Any:
+    """A :class:`PlateauDecision`, or a :class:`~lr_recipes.PlateauScheduler`'s ``_decided`` (the arguments of a
+    :class:`~lr_recipes.schedules.plateau.DeferredDecision`, made only when read) as its ``DeferredDecision``."""
+    return DeferredDecision(*decision) if type(decision) is tuple else decision
 
 
 def plateau_decision(scheduler: Any, value: float) -> PlateauDecision:
@@ -187,10 +198,12 @@ class PlateauStepper(_ConfigOwner):
         self.strict = strict
         self.log_key_prefix = log_key_prefix
         self.events: list[Any] = []  # the last plateau steps: PlateauEvents, or tuples until read (event())
-        self._before_validation: dict[str, Any] = {}
+        self._monitors: tuple[Any, ...] = ()  # per owned config: its monitor
+        self._before_validation: tuple[Any, ...] = ()  # per owned config: the monitored value when validation began
         self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
         self._world_size = 1
         self._module: Any = None
+        self._steps_done: Any = None  # the progress counter behind trainer.global_step (see take)
         self._default_hook = False
         self.reduced_at: list[int] = []  # global steps of the reductions made since the caller last cleared it
 
@@ -202,11 +215,17 @@ class PlateauStepper(_ConfigOwner):
         taken = super().take(trainer)
         self._world_size = trainer.world_size  # fixed for the fit; the property walks the strategy
         self._module = trainer.lightning_module  # its lr_scheduler_step steps them (a user may override it)
+        # trainer.global_step is a chain of five properties; its counter is read directly at each validation
+        # (the rule of _TrainingEpochLoop.global_step, checked in tests/test_lightning_internals.py). Lightning marks
+        # configs reduce_on_plateau under automatic optimization only, so that is the counter.
+        self._steps_done = trainer.fit_loop.epoch_loop.automatic_optimization.optim_progress.optimizer.step.total
         # Lightning's own hook is scheduler.step(metric): then call that directly (one call less per validation).
         self._default_hook = (
             getattr(type(self._module), "lr_scheduler_step", None) is pl.LightningModule.lr_scheduler_step
         )
         one = len(self.owned) == 1
+        self._monitors = tuple(config.monitor for config, _ in self.owned)
+        self._before_validation = (None,) * len(self.owned)
         self._keys = []
         for index, (config, _) in enumerate(self.owned):
             key = "plateau" if one else f"plateau-{index}"
@@ -217,26 +236,31 @@ class PlateauStepper(_ConfigOwner):
     def before_validation(self, trainer: pl.Trainer) -> None:
         """Remember the monitored metrics, to tell a value logged by this run from a stale one."""
         if self.owned:
-            get = stored_callback_metrics(trainer).get
-            before = self._before_validation = {}
-            for config, _ in self.owned:
-                before[config.monitor] = get(config.monitor)
+            self._before_validation = tuple(map(stored_callback_metrics(trainer).get, self._monitors))
 
     def after_validation(self, trainer: pl.Trainer, log: Any) -> bool:
         """Step every owned config with this run's value; ``log(trainer, stats)`` logs; return whether to stop
         (a reduction was due with every group at its floor)."""
         stop = False
         metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
-        for index, (config, _) in enumerate(self.owned):
-            value = self._monitored_value(trainer, metrics, config.monitor)
-            if value is None:
-                continue
-            stop |= self._step(trainer, config, value, self._keys[index], log)
+        one_rank = self._world_size == 1
+        steps = zip(self.owned, self._monitors, self._before_validation, self._keys, strict=True)
+        for (config, _), monitor, before, keys in steps:
+            current = metrics.get(monitor) if monitor else None
+            # the common case inline: a fresh, finite value on one process
+            if current is None or current is before or not one_rank or not math.isfinite(value := float(current)):
+                value = self._monitored_value(trainer, current, metrics, monitor, before)  # type: ignore[assignment]
+                if value is None:
+                    continue
+            stop |= self._step(trainer, config, value, keys, log)
         return stop
 
-    def _monitored_value(self, trainer: pl.Trainer, metrics: dict[str, Any], monitor: str | None) -> float | None:
-        current = metrics.get(monitor) if monitor else None
-        stale = current is not None and current is self._before_validation.get(monitor)
+    def _monitored_value(
+        self, trainer: pl.Trainer, current: Any, metrics: dict[str, Any], monitor: str | None, before: Any
+    ) -> float | None:
+        """The monitored value to step with (averaged over DDP ranks, NaN for a non-finite one, with a warning);
+        ``None`` when this validation run did not log it and ``strict`` is false (else it raises)."""
+        stale = current is not None and current is before
         if current is None or stale:
             available = sorted(k for k in metrics if not k.startswith(self.log_key_prefix))
             what = "was not logged by this validation run" if stale else "is not available"
@@ -269,9 +293,9 @@ class PlateauStepper(_ConfigOwner):
     ) -> bool:
         sched = config.scheduler
         groups = sched.optimizer.param_groups
-        before = [float(g["lr"]) for g in groups]
-        # PlateauScheduler says what its step decided (its reason written only if read); torch's
-        # ReduceLROnPlateau is asked before it steps.
+        before = [*map(float, map(_LR, groups))]
+        # PlateauScheduler says what its step decided (DeferredDecision's arguments: the reason is written only
+        # if read); torch's ReduceLROnPlateau is asked before it steps.
         last = getattr(sched, "_decided", _NONE)
         decision: Any = plateau_decision(sched, value) if last is _NONE else None
         module = self._module
@@ -287,10 +311,9 @@ class PlateauStepper(_ConfigOwner):
             made = sched._decided
             # The LightningModule's lr_scheduler_step may not have stepped it: then say what a step would do.
             decision = made if made is not last and made is not None else plateau_decision(sched, value)
-        after = [float(g["lr"]) for g in groups]
+        after = [*map(float, map(_LR, groups))]
         reduced = after != before and any(b > a for a, b in zip(after, before, strict=True))
-        loop = trainer.fit_loop
-        step, epoch = loop.epoch_loop.global_step, loop.epoch_progress.current.completed
+        step, epoch = self._steps_done.completed, trainer.fit_loop.epoch_progress.current.completed
         state = getattr(sched, "state", None)  # PlateauScheduler's counters, or torch's attributes
         state = state if type(state) is PlateauState else sched
         best = float(getattr(state, "best", math.nan))
@@ -316,7 +339,7 @@ class PlateauStepper(_ConfigOwner):
                 "lr_recipes: %s has not improved on %.6g; LR reduced to [%s] (epoch %d, step %d).",
                 config.monitor, best, _Numbers(after), epoch, step,
             )  # fmt: skip
-        return decision.stop
+        return decision[1] and decision[2] if type(decision) is tuple else decision.stop  # reduce and at_floor
 
 
 class _Numbers:

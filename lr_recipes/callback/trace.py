@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import csv
 import itertools
 import json
@@ -46,6 +47,7 @@ from torch.optim import Optimizer
 MOMENTUM_SUFFIX = "-momentum"
 FIXED_COLUMNS = ("step", "epoch", "skipped")
 PLOT_POINTS = 20_000  # rows drawn at most: a 1M-step trace is thinned evenly for the picture
+_PLAIN = (float, int)  # value types the trace writes itself (as the csv writer would: repr)
 
 
 def plain(value: Any) -> Any:
@@ -81,7 +83,7 @@ def _plain_or_copied(values: Sequence[Any]) -> Sequence[Any]:
 
 
 def _rows_in(item: Any) -> int:
-    return len(item.lrs) if type(item) is _Run else 1
+    return item.end - item.first if type(item) is _Run else 1
 
 
 def _entries(item: Any) -> Iterator[tuple[int, int, int, tuple[str, ...], Sequence[Any]]]:
@@ -89,90 +91,90 @@ def _entries(item: Any) -> Iterator[tuple[int, int, int, tuple[str, ...], Sequen
     if type(item) is not _Run:
         yield item[0], item[1], item[2], item[3], item[4]
         return
-    momenta = item.momenta if item.kind is not None else itertools.repeat(None)
-    epochs = item.epochs()
-    for i, (lr, m) in enumerate(zip(item.lrs, momenta, strict=False)):  # no momentum: repeat(None)
-        yield item.first + i, epochs[i], 0, item.columns, (lr,) if item.kind is None else (lr, m)
+    for first, end, epoch, lr, m in item.pieces():
+        values = (lr,) if item.kind is None else (lr, m)
+        for step in range(first, end):
+            yield step, epoch, 0, item.columns, values
 
 
-def _run_text(run: _Run) -> str | None:
+def _run_text(run: _Run) -> str:
     """The CSV lines of a run in header order, as the csv writer would write them (floats as ``repr``, ints as
-    ``str``, ``\\r\\n``), built without a row object per step; ``None`` when a value is not a plain float or int
-    (the csv writer's own rules then apply). Where the values stay the same within an epoch (a plateau between
-    reductions, a constant LR) the lines are the step numbers joined by one suffix, ~5 times cheaper than
-    formatting every row."""
-    cols = (run.lrs,) if run.kind is None else (run.lrs, run.momenta)
-    types = [{*map(type, col)} for col in cols]
-    if any(kinds - _PLAIN for kinds in types):
-        return None
-    n = len(run.lrs)
-    # A column of one value of one type (a float zero excluded: 0.0 == -0.0, but their reprs differ) has one text.
-    constant = [
-        len(kinds) == 1 and col.count(col[0]) == n and (col[0] != 0 or type(col[0]) is int)
-        for kinds, col in zip(types, cols, strict=True)
-    ]
-    one_type = all(len(kinds) == 1 for kinds in types)  # then a piece's equal values have the same text
-    out = []
-    for start, end, epoch in run.spans():
-        if end == start:
+    ``str``, ``\\r\\n``), built without a row object per step: the steps of a piece (one value, one epoch) are
+    joined by one suffix; a stretch of one-step pieces in one epoch (an LR that moves every step) is formatted
+    in one pass."""
+    out: list[str] = []
+    momentum = run.kind is not None
+    at, lrs, momenta, end = run.at, run.lrs, run.momenta, run.end
+    for start, stop, epoch in run.spans():
+        i = bisect.bisect_right(at, start) - 1  # the value that holds at the epoch's first step
+        j = bisect.bisect_left(at, stop, i)  # the values that start inside it: at[i + 1 : j]
+        if j - i == stop - start:  # one value per step
+            line = f"{{}},{epoch},0,{{!r}},{{!r}}\r\n" if momentum else f"{{}},{epoch},0,{{!r}}\r\n"
+            columns = (lrs[i:j], momenta[i:j]) if momentum else (lrs[i:j],)
+            out.append("".join(map(line.format, range(start, stop), *columns)))
             continue
-        steps = range(run.first + start, run.first + end)
-        if all(constant):  # the whole run: no slicing and counting per epoch
-            values = [col[0] for col in cols]
-        else:
-            piece = [col[start:end] for col in cols] if len(run.marks) > 1 else cols
-            if not all(
-                col.count(col[0]) == end - start
-                and (col[0] != 0 or type(col[0]) is int)
-                and (one_type or {*map(type, col)} == {type(col[0])})
-                for col in piece
-            ):
-                line = f"{{}},{epoch},0,{','.join('{!r}' for _ in piece)}\r\n"
-                out.append("".join(map(line.format, steps, *piece)))
-                continue
-            values = [col[0] for col in piece]
-        suffix = f",{epoch},0,{','.join(map(repr, values))}\r\n"
-        out.append(suffix.join(map(str, steps)) + suffix)
+        for k in range(i, j):
+            first, last = max(at[k], start), min(at[k + 1] if k + 1 < len(at) else end, stop)
+            suffix = f",{epoch},0,{lrs[k]!r},{momenta[k]!r}\r\n" if momentum else f",{epoch},0,{lrs[k]!r}\r\n"
+            out.append(suffix.join(map(str, range(first, last))) + suffix)
     return "".join(out)
 
 
-_PLAIN = {float, int}
-
-
 class _Run:
-    """Consecutive steps of one optimizer with one param group and plain-number values, kept as columns:
-    a step appends its LR (and momentum) to lists instead of making a row, the cheapest record there is.
+    """Consecutive steps of one optimizer with one param group and plain-number values, kept as change points:
+    ``lrs[k]`` (and ``momenta[k]``) hold from step ``at[k]`` until the next change, so a step that changes
+    nothing adds nothing (an LR that moves every step adds one value per step, as columns would).
 
-    ``first`` is the step of the first value; ``marks`` the ``(index, epoch)`` where each epoch of the run starts
-    (``epoch`` is the last one's); ``room`` how many values fit before the buffer is full."""
+    The rows are the steps ``first`` to ``end - 1``; ``marks`` are the ``(step, epoch)`` where each epoch of the
+    run starts (``epoch`` is the last one's). The open run's ``end`` is :attr:`LRTrace.next_step`, which the
+    fast path moves (see :meth:`LRTrace.record`)."""
 
-    __slots__ = ("columns", "epoch", "first", "kind", "lrs", "marks", "momenta", "optimizer", "room")
+    __slots__ = ("at", "columns", "end", "epoch", "first", "kind", "lrs", "marks", "momenta", "optimizer")
 
     def __init__(
-        self, optimizer: Optimizer, columns: tuple[str, ...], kind: str | None, first: int, epoch: int, room: int
+        self, optimizer: Optimizer, columns: tuple[str, ...], kind: str | None, first: int, epoch: int
     ) -> None:
         self.optimizer, self.columns, self.kind = optimizer, columns, kind
-        self.first, self.epoch, self.room = first, epoch, room
-        self.marks: list[tuple[int, int]] = [(0, epoch)]
+        self.first, self.end, self.epoch = first, first, epoch
+        self.marks: list[tuple[int, int]] = [(first, epoch)]
+        self.at: list[int] = []
         self.lrs: list[float] = []
         self.momenta: list[Any] = []
 
     def spans(self) -> Iterator[tuple[int, int, int]]:
-        """``(start, end, epoch)``: the values of each epoch of the run are ``lrs[start:end]``."""
+        """``(start, stop, epoch)``: the steps of each epoch of the run (none empty)."""
         marks = self.marks
         for i, (start, epoch) in enumerate(marks):
-            yield start, marks[i + 1][0] if i + 1 < len(marks) else len(self.lrs), epoch
+            stop = marks[i + 1][0] if i + 1 < len(marks) else self.end
+            if stop > start:
+                yield start, stop, epoch
 
-    def epochs(self) -> list[int]:
-        """The epoch of every value."""
-        return [epoch for start, end, epoch in self.spans() for _ in range(end - start)]
+    def pieces(self) -> Iterator[tuple[int, int, int, float, Any]]:
+        """``(start, stop, epoch, lr, momentum)``: the steps over which both the epoch and the values hold."""
+        at, end = self.at, self.end
+        for start, stop, epoch in self.spans():
+            k = bisect.bisect_right(at, start) - 1
+            while k < len(at) and at[k] < stop:
+                first, last = max(at[k], start), min(at[k + 1] if k + 1 < len(at) else end, stop)
+                yield first, last, epoch, self.lrs[k], self.momenta[k]
+                k += 1
+
+    def mark_epoch(self, step: int, epoch: int) -> None:
+        """From ``step`` on, the rows are of ``epoch``."""
+        if epoch != self.epoch:
+            if self.marks[-1][0] == step:  # no row yet in the last epoch
+                self.marks[-1] = (step, epoch)
+            else:
+                self.marks.append((step, epoch))
+            self.epoch = epoch
 
     def split(self) -> _Run:
-        """The values so far as a closed run; this one goes on empty from the next step."""
-        done = _Run(self.optimizer, self.columns, self.kind, self.first, self.epoch, 0)
-        done.lrs, done.momenta, done.marks = self.lrs, self.momenta, self.marks
-        self.first += len(self.lrs)
-        self.lrs, self.momenta, self.marks = [], [], [(0, self.epoch)]
+        """The rows so far as a closed run; this one goes on from its end with the values that hold there."""
+        done = _Run(self.optimizer, self.columns, self.kind, self.first, self.epoch)
+        done.end, done.marks, done.at, done.lrs, done.momenta = self.end, self.marks, self.at, self.lrs, self.momenta
+        self.first = self.end
+        self.marks = [(self.end, self.epoch)]
+        self.at, self.lrs, self.momenta = [self.end], [done.lrs[-1]], [done.momenta[-1]]
         return done
 
 
@@ -206,13 +208,21 @@ class LRTrace:
         self.flush_rows = flush_rows
         # Items of the buffer and the tail: a row entry [step, epoch, skipped (None until settled), columns,
         # values, its optimizer's step counter, the counter's value when recorded] (a step was skipped if the
-        # counter did not move by the next one), or a closed _Run of many rows kept as columns.
+        # counter did not move by the next one), or a closed _Run of many rows kept as change points.
         self.tail = tail
         self._tail: deque[Any] = deque()
         self._tail_rows = 0
         self._buffer: list[Any] = []
         self._buffered = 0  # rows in the buffer
-        self._run: _Run | None = None  # the latest steps of a one-group optimizer, as columns (no per-step objects)
+        self._run: _Run | None = None  # the latest steps of a one-group optimizer, as change points
+        # The fast path (record): the optimizer of the open run, the LR object and momentum source (``group.get(
+        # watched_key)``: a float, Adam's betas tuple, or None) its group held at the last recorded step, and the
+        # step of the next record. A step whose group holds the same objects only moves next_step.
+        self.watched: Optimizer | None = None
+        self.watched_lr: Any = None
+        self.watched_key: str | None = None
+        self.watched_m: Any = None
+        self.next_step = 0
         self._unsettled = 0  # items at the end of the buffer whose skip flags are not known yet
         self._counters: dict[int, _StepCounter] = {}  # id(optimizer) -> its step counter
         self._hooks: list[Any] = []
@@ -283,29 +293,50 @@ class LRTrace:
     # --- recording ----------------------------------------------------------------------------------
 
     def record(self, optimizer: Optimizer, step: int, epoch: int) -> bool:
-        """Keep the LR and momentum every param group of ``optimizer`` is about to step with; ``False`` (and
-        nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out."""
+        """Keep the LR and momentum every param group of ``optimizer`` is about to step with at ``step``; ``False``
+        (and nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out.
+
+        The fast path, for a caller that records every optimizer step (:class:`~lr_recipes.LRSchedulerCallback`
+        does it inline): when ``optimizer is watched``, it has one param group, that group's ``"lr"`` is the
+        object ``watched_lr`` and ``group.get(watched_key)`` is ``watched_m``, the step changes nothing but
+        :attr:`next_step` (``+= 1``). Plain floats and ints are immutable, so the same object is the same value;
+        a tensor LR never takes the fast path. The epoch then moves only with :meth:`set_epoch`."""
         run = self._run
-        if run is not None:
-            if optimizer is run.optimizer:
-                groups = optimizer.param_groups
-                if len(groups) == 1:
-                    group = groups[0]
-                    lr = group["lr"]
-                    if type(lr) is float and len(run.lrs) < run.room:
+        if run is not None and optimizer is run.optimizer and step == self.next_step:
+            groups = optimizer.param_groups
+            if len(groups) == 1:
+                if step - run.first >= self.buffer_rows:  # rows no flush point took: write them now
+                    self.flush()
+                group = groups[0]
+                lr, source = group["lr"], group.get(self.watched_key)
+                if source is self.watched_m:  # momentum held (an LR schedule moves the LR alone)
+                    if lr is self.watched_lr:
                         if epoch != run.epoch:
-                            if run.lrs:
-                                run.marks.append((len(run.lrs), epoch))
-                            else:  # a run left open by a flush, empty
-                                run.marks[0] = (0, epoch)
-                            run.epoch = epoch
-                        run.lrs.append(lr)
-                        if run.kind == "momentum":
-                            run.momenta.append(group.get("momentum", 0))
-                        elif run.kind == "betas":
-                            run.momenta.append(group["betas"][0])
+                            run.mark_epoch(step, epoch)
+                        self.next_step = step + 1
                         return True
-            self._end_run()
+                    m = run.momenta[-1]
+                else:
+                    kind = run.kind
+                    m = (
+                        (0 if source is None else source)
+                        if kind == "momentum"
+                        else source[0]
+                        if kind == "betas"
+                        else None
+                    )
+                    if kind is not None and type(m) not in _PLAIN:
+                        m = lr = None  # not a plain number: the general path below
+                if type(lr) is float and len(run.at) < self.buffer_rows:
+                    if epoch != run.epoch:
+                        run.mark_epoch(step, epoch)
+                    run.at.append(step)
+                    run.lrs.append(lr)
+                    run.momenta.append(m)
+                    self.watched_lr, self.watched_m = lr, source
+                    self.next_step = step + 1
+                    return True
+        self._end_run()
         layout = self._layout.get(id(optimizer))
         if layout is None:
             return False
@@ -316,16 +347,23 @@ class LRTrace:
         if self._buffered >= self.buffer_rows:
             self.settle()  # every buffered step has run by now: this one has not started
             self.flush()
+        self.next_step = step + 1
         values: Sequence[Any]
         if groups_laid_out == 1:  # most runs: no list comprehensions, a tuple of plain numbers
             group = groups[0]
             lr = group["lr"]
-            if kind == "momentum":
-                values = (lr, group.get("momentum", 0))
-            elif kind == "betas":
-                values = (lr, group["betas"][0])
-            else:
-                values = (lr,)
+            key = "momentum" if kind == "momentum" else "betas" if kind == "betas" else None
+            source = group.get(key) if key is not None else None
+            values = (lr, 0 if source is None else source) if kind == "momentum" else (lr, source[0]) if key else (lr,)
+            if counter is None and type(lr) is float and type(values[-1]) in _PLAIN:
+                # No GradScaler (no step is skipped), plain numbers: a run of change points from this step.
+                run = self._run = _Run(optimizer, columns, kind, step, epoch)
+                run.at.append(step)
+                run.lrs.append(lr)
+                run.momenta.append(values[-1] if kind else None)
+                run.end = step + 1
+                self.watched, self.watched_lr, self.watched_key, self.watched_m = optimizer, lr, key, source
+                return True
             if type(lr) is not float or type(values[-1]) is not float:
                 values = _plain_or_copied(values)
         else:
@@ -338,18 +376,24 @@ class LRTrace:
         self._buffer.append([step, epoch, 0, columns, values, counter, counter.count if counter is not None else 0])
         self._buffered += 1
         self._unsettled += 1
-        if groups_laid_out == 1 and counter is None and type(values) is tuple and self._buffered < self.buffer_rows:
-            # The next steps of this optimizer are most likely the same shape: keep them as columns.
-            self._run = _Run(optimizer, columns, kind, step + 1, epoch, self.buffer_rows - self._buffered)
         return True
+
+    def set_epoch(self, epoch: int) -> None:
+        """The steps from :attr:`next_step` on are of ``epoch`` (the fast path does not see the epoch)."""
+        run = self._run
+        if run is not None and epoch != run.epoch:
+            run.mark_epoch(self.next_step, epoch)
 
     def _end_run(self) -> None:
         """Close the open run: it joins the buffer as one item."""
         run, self._run = self._run, None
-        if run is not None and run.lrs:
-            self._buffer.append(run)
-            self._buffered += len(run.lrs)
-            self._unsettled += 1  # no step counter: settle() passes over it
+        self.watched = None
+        if run is not None:
+            run.end = self.next_step
+            if run.end > run.first:
+                self._buffer.append(run)
+                self._buffered += run.end - run.first
+                self._unsettled += 1  # no step counter: settle() passes over it
 
     def settle(self) -> None:
         """Mark the recorded steps as skipped or not; call between optimizer steps (all recorded ones ran)."""
@@ -373,7 +417,11 @@ class LRTrace:
         self._unsettled = 0
 
     def __len__(self) -> int:
-        return self._tail_rows + self._buffered + (len(self._run.lrs) if self._run is not None else 0)
+        return self._tail_rows + self._buffered + self._open_rows()
+
+    def _open_rows(self) -> int:
+        run = self._run
+        return self.next_step - run.first if run is not None else 0
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -441,14 +489,15 @@ class LRTrace:
     def flush_if_full(self) -> None:
         """:meth:`flush` once ``flush_rows`` rows are buffered (at log steps: a write per step would cost
         more than the row)."""
-        if self._buffered + (len(self._run.lrs) if self._run is not None else 0) >= self.flush_rows:
+        run = self._run
+        if self._buffered + (self.next_step - run.first if run is not None else 0) >= self.flush_rows:
             self.flush()
 
     def _keep_in_tail(self, items: list[Any]) -> None:
         """Append flushed items to the in-memory tail, dropping whole items older than its last ``tail`` rows."""
         for item in items:
             self._tail.append(item)
-            self._tail_rows += len(item.lrs) if type(item) is _Run else 1
+            self._tail_rows += _rows_in(item)
         while self._tail and self._tail_rows - _rows_in(self._tail[0]) >= self.tail:
             self._tail_rows -= _rows_in(self._tail.popleft())
 
@@ -456,18 +505,17 @@ class LRTrace:
         """Append the buffered rows to the file; call between optimizer steps."""
         run = self._run
         if run is not None:
-            # The open run's values so far are written with the rest; it stays open for the next steps, so a
-            # flush at every log step costs no new row object.
-            if run.lrs:
+            # The open run's rows so far are written with the rest; it stays open for the next steps (and the
+            # fast path with it), so a flush at every log step costs no new run object.
+            run.end = self.next_step
+            if run.end > run.first:
                 done = run.split()
                 self._buffer.append(done)
-                self._buffered += len(done.lrs)
+                self._buffered += done.end - done.first
                 self._unsettled += 1  # as _end_run: no step counter, settle() passes over it
             self._run = None
         self.settle()
-        if run is not None:
-            run.room = self.buffer_rows
-            self._run = run
+        self._run = run
         if not self._buffer:
             return
         items, self._buffer, self._buffered = self._buffer, [], 0
@@ -483,18 +531,11 @@ class LRTrace:
                 positions = [self._header.index(c) for c in columns]
                 placed = self._positions[columns] = (positions, positions == list(range(3, width)))
             positions, in_order = placed
-            if in_order and type(item) is _Run:  # every column in header order: the lists are the rows
-                text = _run_text(item)
-                if text is not None:
-                    if out:
-                        self._writer.writerows(out)
-                        out = []
-                    self._file.write(text)
-                    continue
-                n = len(item.lrs)
-                steps, epochs, skips = range(item.first, item.first + n), item.epochs(), [0] * n
-                values = (item.lrs,) if item.kind is None else (item.lrs, item.momenta)
-                out.extend(zip(steps, epochs, skips, *values, strict=True))
+            if in_order and type(item) is _Run:  # every column in header order: the run writes its own lines
+                if out:
+                    self._writer.writerows(out)
+                    out = []
+                self._file.write(_run_text(item))
                 continue
             for step, epoch, skipped, _, values in _entries(item):
                 if in_order and type(values) is tuple:  # plain numbers in header order
