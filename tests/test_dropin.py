@@ -574,6 +574,29 @@ def test_trace_flush_policy_bounds_what_a_hard_kill_loses(tmp_path: Any) -> None
     assert {r["epoch"] for r in read_trace(path)} == {0, 1}
 
 
+def test_a_constant_lr_with_no_flush_point_still_reaches_the_file(tmp_path: Any) -> None:
+    """The callback's inline fast path (the LR and momentum objects held: the step only counts) stops at the
+    buffer's size too: with no log step and no validation in the run, rows reach the file every buffer_rows."""
+    seen: list[int] = []
+
+    class Peek(Callback):
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            path = callback.trace_path
+            seen.append(len(read_trace(path, follow=False)) if path and os.path.exists(path) else 0)
+
+    callback = LRSchedulerCallback()
+    callback._trace.buffer_rows, callback._trace.flush_rows = 10, 5
+    model = BoringModel()
+    trainer = quiet_trainer(
+        callbacks=[callback, Peek()], logger=CSVLogger(tmp_path), max_steps=25, limit_train_batches=25,
+        limit_val_batches=0, log_every_n_steps=1000,
+    )  # fmt: skip
+    trainer.fit(model)
+    # Before batch b, b rows were recorded; the first 10 reach the file at step 10, the next 10 at step 20.
+    assert seen[:11] == [0] * 11 and seen[11:21] == [10] * 10 and seen[21:] == [20] * 4
+    assert [r["step"] for r in callback.read_trace()] == list(range(25))
+
+
 class ManualPlateau(BoringModel):
     """Manual optimization stepping its own ReduceLROnPlateau after each validation, as Lightning's docs say to."""
 

@@ -270,17 +270,29 @@ class LRSchedulerCallback(MonitorKeys):
     ) -> None:
         """Record the LR and momentum every param group is about to step with (host values, no sync)."""
         if self.trace:
+            # LRTrace.record's fast path, inline (this runs every optimizer step): the open run's optimizer has one
+            # group whose momentum object is the one of the last recorded step; if its LR object is too, the step
+            # only counts, and a new float LR (a schedule) is one change point. At the run's limit record() first
+            # writes the rows.
             trace = self._trace
-            # LRTrace.record's fast path, inline (this runs every optimizer step): the watched optimizer's one
-            # group holds the very LR and momentum objects of the last recorded step, so the step only counts.
-            if optimizer is trace.watched:
-                groups = optimizer.param_groups
-                if len(groups) == 1:
-                    group = groups[0]
-                    if group["lr"] is trace.watched_lr and group.get(trace.watched_key) is trace.watched_m:
-                        trace.next_step += 1
-                        return
-            recorded = trace.record(optimizer, trace.next_step, self._epoch) or self._record_slowly(trainer, optimizer)
+            run = trace.run
+            if run is not None:
+                if optimizer is run.optimizer and run.end < run.limit:
+                    groups = optimizer.param_groups
+                    if len(groups) == 1:
+                        group = groups[0]
+                        if group.get(run.key) is run.m_obj:
+                            lr = group["lr"]
+                            if lr is run.lr_obj:
+                                run.end += 1
+                                return
+                            if type(lr) is float:
+                                run.add(lr, run.m_val, run.m_obj)
+                                return
+                step = run.end
+            else:
+                step = trace.next_step
+            recorded = trace.record(optimizer, step, self._epoch) or self._record_slowly(trainer, optimizer)
             if not recorded:
                 trace.next_step += 1  # an optimizer the trace does not know: counted, not recorded
 

@@ -126,16 +126,24 @@ class _Run:
     nothing adds nothing (an LR that moves every step adds one value per step, as columns would).
 
     The rows are the steps ``first`` to ``end - 1``; ``marks`` are the ``(step, epoch)`` where each epoch of the
-    run starts (``epoch`` is the last one's). The open run's ``end`` is :attr:`LRTrace.next_step`, which the
-    fast path moves (see :meth:`LRTrace.record`)."""
+    run starts (``epoch`` is the last one's). For the fast path (:meth:`LRTrace.record`) the open run also holds
+    the objects its group held at the last recorded step: ``lr_obj`` (``group["lr"]``) and ``m_obj``
+    (``group.get(key)``: the momentum float, Adam's betas tuple, or ``None``); its ``end`` is the next step."""
 
-    __slots__ = ("at", "columns", "end", "epoch", "first", "kind", "lrs", "marks", "momenta", "optimizer")
+    __slots__ = (
+        "at", "columns", "end", "epoch", "first", "key", "kind", "limit", "lr_obj", "lrs", "m_obj", "m_val", "marks",
+        "momenta", "optimizer",
+    )  # fmt: skip
 
     def __init__(
-        self, optimizer: Optimizer, columns: tuple[str, ...], kind: str | None, first: int, epoch: int
+        self, optimizer: Optimizer, columns: tuple[str, ...], kind: str | None, first: int, epoch: int, rows: int = 0
     ) -> None:
         self.optimizer, self.columns, self.kind = optimizer, columns, kind
-        self.first, self.end, self.epoch = first, first, epoch
+        self.first, self.end, self.epoch, self.limit = first, first, epoch, first + rows
+        self.key = "momentum" if kind == "momentum" else "betas" if kind == "betas" else None
+        self.lr_obj: Any = None
+        self.m_obj: Any = None
+        self.m_val: Any = None  # the momentum value written for m_obj
         self.marks: list[tuple[int, int]] = [(first, epoch)]
         self.at: list[int] = []
         self.lrs: list[float] = []
@@ -158,6 +166,14 @@ class _Run:
                 first, last = max(at[k], start), min(at[k + 1] if k + 1 < len(at) else end, stop)
                 yield first, last, epoch, self.lrs[k], self.momenta[k]
                 k += 1
+
+    def add(self, lr: float, m: Any, source: Any) -> None:
+        """The next step (``end``) holds a new value: ``lr`` and momentum ``m`` (read from ``source``)."""
+        step = self.end
+        self.at.append(step)
+        self.lrs.append(lr)
+        self.momenta.append(m)
+        self.lr_obj, self.m_obj, self.m_val, self.end = lr, source, m, step + 1
 
     def mark_epoch(self, step: int, epoch: int) -> None:
         """From ``step`` on, the rows are of ``epoch``."""
@@ -214,15 +230,9 @@ class LRTrace:
         self._tail_rows = 0
         self._buffer: list[Any] = []
         self._buffered = 0  # rows in the buffer
-        self._run: _Run | None = None  # the latest steps of a one-group optimizer, as change points
-        # The fast path (record): the optimizer of the open run, the LR object and momentum source (``group.get(
-        # watched_key)``: a float, Adam's betas tuple, or None) its group held at the last recorded step, and the
-        # step of the next record. A step whose group holds the same objects only moves next_step.
-        self.watched: Optimizer | None = None
-        self.watched_lr: Any = None
-        self.watched_key: str | None = None
-        self.watched_m: Any = None
-        self.next_step = 0
+        # The open run: the latest steps of a one-group optimizer, as change points (the fast path's state).
+        self.run: _Run | None = None
+        self._next = 0  # the step of the next record while no run is open (an open run's end is it)
         self._unsettled = 0  # items at the end of the buffer whose skip flags are not known yet
         self._counters: dict[int, _StepCounter] = {}  # id(optimizer) -> its step counter
         self._hooks: list[Any] = []
@@ -297,25 +307,27 @@ class LRTrace:
         (and nothing kept) for an optimizer without a layout, or whose param groups changed since it was laid out.
 
         The fast path, for a caller that records every optimizer step (:class:`~lr_recipes.LRSchedulerCallback`
-        does it inline): when ``optimizer is watched``, it has one param group, that group's ``"lr"`` is the
-        object ``watched_lr`` and ``group.get(watched_key)`` is ``watched_m``, the step changes nothing but
-        :attr:`next_step` (``+= 1``). Plain floats and ints are immutable, so the same object is the same value;
-        a tensor LR never takes the fast path. The epoch then moves only with :meth:`set_epoch`."""
-        run = self._run
-        if run is not None and optimizer is run.optimizer and step == self.next_step:
+        does it inline): when there is an open :attr:`run` of ``optimizer`` with ``run.end < run.limit`` (the
+        rows the buffer holds), the optimizer has one param group, and ``group.get(run.key) is run.m_obj`` (the
+        momentum held), the step is ``run.end += 1`` if ``group["lr"] is run.lr_obj`` (plain floats and ints are
+        immutable, so the same object is the same value) and ``run.add(lr, run.m_val, run.m_obj)`` if the LR is
+        another float. A tensor LR never opens a run. The epoch then moves only with :meth:`set_epoch`."""
+        run = self.run
+        if run is not None and optimizer is run.optimizer and step == run.end:
             groups = optimizer.param_groups
             if len(groups) == 1:
-                if step - run.first >= self.buffer_rows:  # rows no flush point took: write them now
+                # Rows no flush point took are written now (a run has no more changes than rows: this bounds both).
+                if step >= run.limit:
                     self.flush()
                 group = groups[0]
-                lr, source = group["lr"], group.get(self.watched_key)
-                if source is self.watched_m:  # momentum held (an LR schedule moves the LR alone)
-                    if lr is self.watched_lr:
+                lr, source = group["lr"], group.get(run.key)
+                if source is run.m_obj:  # momentum held (an LR schedule moves the LR alone)
+                    if lr is run.lr_obj:
                         if epoch != run.epoch:
                             run.mark_epoch(step, epoch)
-                        self.next_step = step + 1
+                        run.end = step + 1
                         return True
-                    m = run.momenta[-1]
+                    m = run.m_val
                 else:
                     kind = run.kind
                     m = (
@@ -327,14 +339,10 @@ class LRTrace:
                     )
                     if kind is not None and type(m) not in _PLAIN:
                         m = lr = None  # not a plain number: the general path below
-                if type(lr) is float and len(run.at) < self.buffer_rows:
+                if type(lr) is float:
                     if epoch != run.epoch:
                         run.mark_epoch(step, epoch)
-                    run.at.append(step)
-                    run.lrs.append(lr)
-                    run.momenta.append(m)
-                    self.watched_lr, self.watched_m = lr, source
-                    self.next_step = step + 1
+                    run.add(lr, m, source)
                     return True
         self._end_run()
         layout = self._layout.get(id(optimizer))
@@ -347,7 +355,7 @@ class LRTrace:
         if self._buffered >= self.buffer_rows:
             self.settle()  # every buffered step has run by now: this one has not started
             self.flush()
-        self.next_step = step + 1
+        self._next = step + 1
         values: Sequence[Any]
         if groups_laid_out == 1:  # most runs: no list comprehensions, a tuple of plain numbers
             group = groups[0]
@@ -357,12 +365,8 @@ class LRTrace:
             values = (lr, 0 if source is None else source) if kind == "momentum" else (lr, source[0]) if key else (lr,)
             if counter is None and type(lr) is float and type(values[-1]) in _PLAIN:
                 # No GradScaler (no step is skipped), plain numbers: a run of change points from this step.
-                run = self._run = _Run(optimizer, columns, kind, step, epoch)
-                run.at.append(step)
-                run.lrs.append(lr)
-                run.momenta.append(values[-1] if kind else None)
-                run.end = step + 1
-                self.watched, self.watched_lr, self.watched_key, self.watched_m = optimizer, lr, key, source
+                run = self.run = _Run(optimizer, columns, kind, step, epoch, self.buffer_rows - self._buffered)
+                run.add(lr, values[-1] if kind else None, source)
                 return True
             if type(lr) is not float or type(values[-1]) is not float:
                 values = _plain_or_copied(values)
@@ -378,18 +382,28 @@ class LRTrace:
         self._unsettled += 1
         return True
 
+    @property
+    def next_step(self) -> int:
+        """The step of the next record (the open run's end)."""
+        run = self.run
+        return run.end if run is not None else self._next
+
+    @next_step.setter
+    def next_step(self, step: int) -> None:
+        self._end_run()
+        self._next = step
+
     def set_epoch(self, epoch: int) -> None:
         """The steps from :attr:`next_step` on are of ``epoch`` (the fast path does not see the epoch)."""
-        run = self._run
+        run = self.run
         if run is not None and epoch != run.epoch:
-            run.mark_epoch(self.next_step, epoch)
+            run.mark_epoch(run.end, epoch)
 
     def _end_run(self) -> None:
         """Close the open run: it joins the buffer as one item."""
-        run, self._run = self._run, None
-        self.watched = None
+        run, self.run = self.run, None
         if run is not None:
-            run.end = self.next_step
+            self._next = run.end
             if run.end > run.first:
                 self._buffer.append(run)
                 self._buffered += run.end - run.first
@@ -397,7 +411,7 @@ class LRTrace:
 
     def settle(self) -> None:
         """Mark the recorded steps as skipped or not; call between optimizer steps (all recorded ones ran)."""
-        if self._run is not None:
+        if self.run is not None:
             self._end_run()
         if not self._unsettled:
             return
@@ -420,8 +434,8 @@ class LRTrace:
         return self._tail_rows + self._buffered + self._open_rows()
 
     def _open_rows(self) -> int:
-        run = self._run
-        return self.next_step - run.first if run is not None else 0
+        run = self.run
+        return run.end - run.first if run is not None else 0
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -489,8 +503,8 @@ class LRTrace:
     def flush_if_full(self) -> None:
         """:meth:`flush` once ``flush_rows`` rows are buffered (at log steps: a write per step would cost
         more than the row)."""
-        run = self._run
-        if self._buffered + (self.next_step - run.first if run is not None else 0) >= self.flush_rows:
+        run = self.run
+        if self._buffered + (run.end - run.first if run is not None else 0) >= self.flush_rows:
             self.flush()
 
     def _keep_in_tail(self, items: list[Any]) -> None:
@@ -503,19 +517,20 @@ class LRTrace:
 
     def flush(self) -> None:
         """Append the buffered rows to the file; call between optimizer steps."""
-        run = self._run
+        run = self.run
         if run is not None:
             # The open run's rows so far are written with the rest; it stays open for the next steps (and the
             # fast path with it), so a flush at every log step costs no new run object.
-            run.end = self.next_step
             if run.end > run.first:
                 done = run.split()
                 self._buffer.append(done)
                 self._buffered += done.end - done.first
                 self._unsettled += 1  # as _end_run: no step counter, settle() passes over it
-            self._run = None
+            self.run = None
         self.settle()
-        self._run = run
+        if run is not None:
+            run.limit = run.first + self.buffer_rows  # the buffer is written below: the open run may fill it
+        self.run = run
         if not self._buffer:
             return
         items, self._buffer, self._buffered = self._buffer, [], 0
