@@ -511,6 +511,29 @@ def test_an_overridden_lr_scheduler_step_steps_the_plateau() -> None:
     assert plain.trainer.lr_scheduler_configs[0].scheduler.best == 0.5
 
 
+def test_the_recipe_read_from_its_own_step_makes_the_events_the_generic_path_makes() -> None:
+    """A plateau recipe stepped directly says what it did (decision, LRs, counters); through an overridden
+    lr_scheduler_step the callback compares the LRs before and after instead: the events are the same, through
+    warmup, reductions, a cooldown and the floor (min_lr reached, then due with nothing left to lower)."""
+
+    class Hooked(ScriptedValModel):
+        def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+            super().lr_scheduler_step(scheduler, metric)
+
+    spec = {"name": "plateau", "patience": 0, "factor": 0.5, "cooldown": 1, "min_lr": 0.2, "warmup": "3st"}
+
+    def events_of(kind: type) -> list:
+        model = kind(VALUES, lambda o: lr_recipes.build(spec, o, trainer=model.trainer))
+        callback = LRSchedulerCallback()
+        quiet_trainer(callbacks=[callback], logger=False, max_epochs=12, limit_train_batches=2).fit(model)
+        return callback.plateau_events
+
+    events = {kind.__name__: events_of(kind) for kind in (ScriptedValModel, Hooked)}
+    assert events["ScriptedValModel"] == events["Hooked"]
+    assert [e.reduced for e in events["Hooked"]].count(True) == 3, "0.5 -> 0.25 -> 0.2, then at the floor"
+    assert events["Hooked"][0].reason.startswith("warming up")
+
+
 def test_stop_on_min_lr() -> None:
     flat = [1.0] * 30
     model = ScriptedValModel(flat, plateau(patience=0, factor=0.5, min_lr=0.25))

@@ -365,7 +365,8 @@ class LRSchedulerCallback(MonitorKeys):
     @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._trace.flush_if_full()
-        self._plateau.before_validation(trainer)
+        if self._plateau.owned:
+            self._plateau.before_validation(trainer)
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

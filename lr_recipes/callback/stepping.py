@@ -292,32 +292,18 @@ class PlateauStepper(_ConfigOwner):
         self, trainer: pl.Trainer, config: LRSchedulerConfig, value: float, keys: tuple[str, ...], log: Any
     ) -> bool:
         sched = config.scheduler
-        groups = sched.optimizer.param_groups
-        before = [*map(float, map(_LR, groups))]
-        # PlateauScheduler says what its step decided (DeferredDecision's arguments: the reason is written only
-        # if read); torch's ReduceLROnPlateau is asked before it steps.
         last = getattr(sched, "_decided", _NONE)
-        decision: Any = plateau_decision(sched, value) if last is _NONE else None
-        module = self._module
-        if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
-                module.lr_scheduler_step(sched, value)
-        elif self._default_hook:
+        if last is not _NONE and self._default_hook and not math.isnan(value):
+            # PlateauScheduler stepped directly: it says what it decided (DeferredDecision's arguments, the reason
+            # written only if read), the LRs it left (_last_lr) and its counters. A reduction was made when one
+            # was due with a group still above its floor.
             sched.step(value)
+            decision = sched._decided
+            after, reduced, state = list(sched._last_lr), decision[1] and not decision[2], sched.state
+            best, bad, cooldown = state.best, state.num_bad_epochs, state.cooldown_counter
         else:
-            module.lr_scheduler_step(sched, value)
-        if decision is None:
-            made = sched._decided
-            # The LightningModule's lr_scheduler_step may not have stepped it: then say what a step would do.
-            decision = made if made is not last and made is not None else plateau_decision(sched, value)
-        after = [*map(float, map(_LR, groups))]
-        reduced = after != before and any(b > a for a, b in zip(after, before, strict=True))
+            decision, after, reduced, (best, bad, cooldown) = self._step_any(sched, value, last)
         step, epoch = self._steps_done.completed, trainer.fit_loop.epoch_progress.current.completed
-        state = getattr(sched, "state", None)  # PlateauScheduler's counters, or torch's attributes
-        state = state if type(state) is PlateauState else sched
-        best = float(getattr(state, "best", math.nan))
-        bad, cooldown = int(getattr(state, "num_bad_epochs", 0)), int(getattr(state, "cooldown_counter", 0))
         # Kept as a tuple; the PlateauEvent (and the decision's reason text) is made when read (event()).
         self.events.append((step, epoch, str(config.monitor), value, best, bad, cooldown, after, reduced, decision))
         if reduced:
@@ -340,6 +326,37 @@ class PlateauStepper(_ConfigOwner):
                 config.monitor, best, _Numbers(after), epoch, step,
             )  # fmt: skip
         return decision[1] and decision[2] if type(decision) is tuple else decision.stop  # reduce and at_floor
+
+    def _step_any(self, sched: Any, value: float, last: Any) -> tuple[Any, list[float], bool, tuple[float, int, int]]:
+        """Step any plateau scheduler through the LightningModule's ``lr_scheduler_step`` (torch's
+        ``ReduceLROnPlateau`` is asked what it will do first); return the decision, the LRs after, whether one
+        fell, and the counters."""
+        groups = sched.optimizer.param_groups
+        before = [*map(float, map(_LR, groups))]
+        decision: Any = plateau_decision(sched, value) if last is _NONE else None
+        module = self._module
+        if math.isnan(value):  # warned about above, with the epoch and step; not again by PlateauScheduler
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="plateau: monitored value", category=RuntimeWarning)
+                module.lr_scheduler_step(sched, value)
+        elif self._default_hook:
+            sched.step(value)
+        else:
+            module.lr_scheduler_step(sched, value)
+        if decision is None:
+            made = sched._decided
+            # The LightningModule's lr_scheduler_step may not have stepped it: then say what a step would do.
+            decision = made if made is not last and made is not None else plateau_decision(sched, value)
+        after = [*map(float, map(_LR, groups))]
+        reduced = after != before and any(b > a for a, b in zip(after, before, strict=True))
+        state = getattr(sched, "state", None)  # PlateauScheduler's counters, or torch's attributes
+        state = state if type(state) is PlateauState else sched
+        counters = (
+            float(getattr(state, "best", math.nan)),
+            int(getattr(state, "num_bad_epochs", 0)),
+            int(getattr(state, "cooldown_counter", 0)),
+        )
+        return decision, after, reduced, counters
 
 
 class _Numbers:

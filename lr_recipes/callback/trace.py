@@ -5,7 +5,10 @@ Memory and checkpoint state do not grow with the run: rows wait in a small buffe
 file at log steps and validation once it holds ``flush_rows`` (500) rows, and always at checkpoints, fit
 end, an exception, and when it fills (1000 rows). A hard kill (SIGKILL, out of memory) loses at most the rows
 since the last flush, all of them after the last checkpoint (which flushes), so a resume runs and traces
-them again. Only the last ``tail`` rows stay in memory. The columns are ``step``, ``epoch``, ``skipped``
+them again. Only the last ``tail`` rows stay in memory. The steps of one optimizer with one param group and
+plain-number values are kept as change points (:class:`_Run`): a step whose group holds the very LR and
+momentum objects of the step before adds nothing but a count, which is what the callback checks inline at
+every optimizer step (:meth:`LRTrace.record`). The columns are ``step``, ``epoch``, ``skipped``
 (1 where a ``GradScaler`` skipped that optimizer step), then each LR key and its ``…-momentum``. When a
 param group appears mid-run the header gains its key (and existing keys are renamed the way
 ``LearningRateMonitor`` renames them, ``lr-SGD`` -> ``lr-SGD/pg1``): the file is rewritten once.
@@ -115,8 +118,8 @@ def _run_text(run: _Run) -> str:
             continue
         for k in range(i, j):
             first, last = max(at[k], start), min(at[k + 1] if k + 1 < len(at) else end, stop)
-            suffix = f",{epoch},0,{lrs[k]!r},{momenta[k]!r}\r\n" if momentum else f",{epoch},0,{lrs[k]!r}\r\n"
-            out.append(suffix.join(map(str, range(first, last))) + suffix)
+            line = f"%d,{epoch},0,{lrs[k]!r},{momenta[k]!r}\r\n" if momentum else f"%d,{epoch},0,{lrs[k]!r}\r\n"
+            out.append((line * (last - first)) % tuple(range(first, last)))  # one C call (reprs hold no "%")
     return "".join(out)
 
 
