@@ -41,6 +41,11 @@ class Finetuned(BoringModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer(self.backbone(x))
 
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        out = super().training_step(batch, batch_idx)
+        self.log("train_loss", out["loss"], on_step=False, on_epoch=True)
+        return out
+
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         self.used.append([float(g["lr"]) for g in optimizer.param_groups])
 
@@ -49,7 +54,9 @@ class Finetuned(BoringModel):
         if self.schedule == "recipe":
             config = lr_recipes.build("linear", opt, trainer=self.trainer)
         elif self.schedule == "plateau":
-            config = lr_recipes.build({"name": "plateau", "warmup": "6st"}, opt, trainer=self.trainer)
+            # no validation in these fits: a plateau on a training metric, which Lightning steps at epoch end
+            spec = {"name": "plateau", "warmup": "6st", "monitor": "train_loss"}
+            config = lr_recipes.build(spec, opt, trainer=self.trainer)
         else:
             config = {"scheduler": torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5), "interval": "step"}
         return {"optimizer": opt, "lr_scheduler": config}
@@ -638,3 +645,44 @@ def test_manual_optimization_keeps_stepping_its_own_plateau(tmp_path: Any) -> No
     assert runs["callback"] == runs["plain"] == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
     assert callbacks[0].plateau_events == []
     assert [r["lr-SGD"] for r in callbacks[0].read_trace()] == runs["plain"]
+
+
+class TrainMetricPlateau(BoringModel):
+    """ReduceLROnPlateau on a training metric, which Lightning steps at each epoch end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: list[float] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        self.log("train_loss", 1.0, on_step=False, on_epoch=True)
+        return super().training_step(batch, batch_idx)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.used.append(optimizer.param_groups[0]["lr"])
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=1.0)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "train_loss"}}
+
+
+@pytest.mark.parametrize(
+    "trainer_kwargs",
+    [{"limit_val_batches": 0}, {}, {"check_val_every_n_epoch": 2}, {"val_check_interval": 0.5}],
+    ids=["no-validation", "validation-every-epoch", "check_val_every_n_epoch=2", "mid-epoch-validation"],
+)
+def test_what_validation_never_logs_stays_lightnings(trainer_kwargs: dict, caplog: pytest.LogCaptureFixture) -> None:
+    """A plateau on a training metric, or any plateau in a fit without validation: Lightning steps it at each
+    epoch end exactly as without the callback (before: never stepped without validation, an error with it)."""
+    used = {}
+    for name, callbacks in (("plain", []), ("callback", [LRSchedulerCallback(trace=False)])):
+        model = TrainMetricPlateau()
+        with caplog.at_level("INFO", logger="lightning.pytorch"):
+            quiet_trainer(callbacks=callbacks, max_epochs=4, limit_train_batches=4, **trainer_kwargs).fit(model)
+        used[name] = model.used
+        if callbacks:
+            assert callbacks[0].plateau_events == []
+    assert used["callback"] == used["plain"] == [1.0] * 8 + [0.5] * 4 + [0.25] * 4
+    handed_back = [r for r in caplog.records if "training logs and validation does not" in r.getMessage()]
+    assert len(handed_back) == (0 if trainer_kwargs.get("limit_val_batches") == 0 else 1)

@@ -97,6 +97,20 @@ def test_trainer_states_are_enum_members_whose_values_the_callback_compares() ->
     assert (states.TrainerFn.FITTING._value_, states.RunningStage.SANITY_CHECKING._value_) == ("fit", "sanity_check")
 
 
+def test_what_the_plateau_hand_back_reads() -> None:
+    """A plateau config whose monitor training logs is handed back in on_train_epoch_end, which Lightning calls
+    before its epoch-end stepping; training's logged names are in the epoch loop's result collection; a fit
+    without validation is told by Trainer.enable_validation."""
+    from lightning.pytorch.loops.fit_loop import _FitLoop
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _Metadata
+
+    source = inspect.getsource(_FitLoop.on_advance_end)
+    assert source.index('"on_train_epoch_end"') < source.index('update_lr_schedulers("epoch"')
+    assert "self._results = _ResultCollection(training=True)" in inspect.getsource(_TrainingEpochLoop.__init__)
+    assert callable(_Metadata.forked_name)
+    assert isinstance(inspect.getattr_static(pl.Trainer, "enable_validation"), property)
+
+
 def test_mixed_precision_calls_the_scaler_step_after_on_before_optimizer_step() -> None:
     """AMP: the trace row is recorded in on_before_optimizer_step, then the GradScaler may skip the step."""
     source = inspect.getsource(MixedPrecision.optimizer_step)

@@ -51,7 +51,9 @@ class LRSchedulerCallback(MonitorKeys):
     those schedulers (which raises, or steps on a stale value, when validation did not run in that epoch,
     and steps once per epoch when validation ran twice) is switched off while this callback runs. The
     decision (reduce? at the floor? why) is the plateau rule's, :meth:`lr_recipes.schedules.Plateau.decide`;
-    each step is kept in :attr:`plateau_events` (the last 32) with its reason.
+    each step is kept in :attr:`plateau_events` (the last 32) with its reason. What validation never logs stays
+    Lightning's, stepped at epoch end as without this callback: a plateau on a training metric (``train_loss``)
+    and every plateau of a fit without validation.
 
     **Frequency**: a step-interval scheduler with ``frequency: N`` is stepped after every N-th optimizer
     step of the whole run (Lightning counts batches inside each epoch, so an N that does not divide the
@@ -361,6 +363,11 @@ class LRSchedulerCallback(MonitorKeys):
         return self._trace.skipped
 
     # --- plateau stepping ---------------------------------------------------------------------------
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._plateau.unconfirmed:  # until each plateau monitor has shown up in a validation run
+            self._plateau.at_epoch_end(trainer)
 
     @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -152,6 +152,24 @@ def stored_callback_metrics(trainer: pl.Trainer) -> dict[str, Any]:
     return stored if isinstance(stored, dict) else trainer.callback_metrics
 
 
+def logged_in_training(trainer: pl.Trainer, monitor: str | None) -> bool:
+    """Whether the training loop has logged ``monitor`` in this fit (a name in its result collection, the
+    ``_step``/``_epoch`` names of ``on_step=True, on_epoch=True`` included).
+
+    Example::
+
+        >>> from lightning.pytorch import Trainer
+        >>> logged_in_training(Trainer(logger=False), "train_loss")
+        False
+    """
+    results = getattr(trainer.fit_loop.epoch_loop, "_results", None) or {}
+    for result in results.values():
+        meta = getattr(result, "meta", None)
+        if meta is not None and monitor in (meta.name, meta.forked_name(True), meta.forked_name(False)):
+            return True
+    return False
+
+
 class _ConfigOwner:
     """Takes some scheduler configs from Lightning's loop (their interval set to ``CALLBACK_INTERVAL``, so the
     loop never steps them) and hands them back; subclasses say which configs with :meth:`wants`."""
@@ -183,6 +201,12 @@ class PlateauStepper(_ConfigOwner):
     every completed validation run with that run's monitored value (averaged over DDP ranks), hands them
     back at fit end.
 
+    What validation never logs stays Lightning's, stepped at epoch end as without the callback: every plateau
+    config of a fit without validation (``trainer.enable_validation`` false: ``limit_val_batches=0``, no
+    ``validation_step`` or val dataloader), and a config whose monitor training logs (``train_loss``) and no
+    validation run has logged yet, handed back at the first validation that lacks it or the first epoch end
+    (:meth:`at_epoch_end`), whichever comes first.
+
     Args:
         strict: raise when a monitored metric was not logged by a validation run; else warn and skip.
         log_key_prefix: the LR key prefix (excluded from the "available metrics" of the error message).
@@ -199,6 +223,7 @@ class PlateauStepper(_ConfigOwner):
         self.log_key_prefix = log_key_prefix
         self.events: list[Any] = []  # the last plateau steps: PlateauEvents, or tuples until read (event())
         self._monitors: tuple[Any, ...] = ()  # per owned config: its monitor
+        self.unconfirmed: set[int] = set()  # id() of the owned configs whose monitor no validation has logged yet
         self._before_validation: tuple[Any, ...] = ()  # per owned config: the monitored value when validation began
         self._keys: list[tuple[str, ...]] = []  # per owned config: its plateau/* keys
         self._world_size = 1
@@ -211,8 +236,13 @@ class PlateauStepper(_ConfigOwner):
         return bool(config.reduce_on_plateau)
 
     def take(self, trainer: pl.Trainer) -> dict[int, str]:
-        """Take over every plateau config; their ``plateau/*`` keys are named once here."""
-        taken = super().take(trainer)
+        """Take over every plateau config (none when the fit has no validation); their ``plateau/*`` keys are
+        named once here."""
+        if getattr(trainer, "enable_validation", True):
+            taken = super().take(trainer)
+        else:
+            self.owned, taken = [], {}
+        self.unconfirmed = {id(config) for config, _ in self.owned}
         self._world_size = trainer.world_size  # fixed for the fit; the property walks the strategy
         self._module = trainer.lightning_module  # its lr_scheduler_step steps them (a user may override it)
         # trainer.global_step is a chain of five properties; its counter is read directly at each validation
@@ -243,24 +273,54 @@ class PlateauStepper(_ConfigOwner):
         (a reduction was due with every group at its floor)."""
         stop = False
         metrics = stored_callback_metrics(trainer)  # updated with this run's epoch values by now
-        one_rank = self._world_size == 1
+        one_rank, unconfirmed = self._world_size == 1, self.unconfirmed
         steps = zip(self.owned, self._monitors, self._before_validation, self._keys, strict=True)
         for (config, _), monitor, before, keys in steps:
             current = metrics.get(monitor) if monitor else None
             # the common case inline: a fresh, finite value on one process
             if current is None or current is before or not one_rank or not math.isfinite(value := float(current)):
-                value = self._monitored_value(trainer, current, metrics, monitor, before)  # type: ignore[assignment]
+                value = self._monitored_value(trainer, config, current, metrics, before)  # type: ignore[assignment]
                 if value is None:
                     continue
+            if unconfirmed:
+                unconfirmed.discard(id(config))  # a validation metric: this callback steps it
             stop |= self._step(trainer, config, value, keys, log)
         return stop
 
+    def at_epoch_end(self, trainer: pl.Trainer) -> None:
+        """Before Lightning's epoch-end stepping: hand back the configs whose monitor training logs and no
+        validation has yet (``check_val_every_n_epoch=2`` has no validation in epoch 0)."""
+        for config, _ in self.owned:
+            if id(config) in self.unconfirmed and logged_in_training(trainer, config.monitor):
+                self._hand_back(config)
+
+    def _hand_back(self, config: LRSchedulerConfig) -> None:
+        """Give one config back to Lightning, which steps it at epoch end with its monitored (training) metric."""
+        kept = [i for i, (owned, _) in enumerate(self.owned) if owned is not config]
+        for owned, interval in self.owned:
+            if owned is config:
+                config.interval = interval
+        self.owned = [self.owned[i] for i in kept]
+        self._monitors = tuple(self._monitors[i] for i in kept)
+        self._before_validation = tuple(self._before_validation[i] for i in kept)
+        self._keys = [self._keys[i] for i in kept]
+        self.unconfirmed.discard(id(config))
+        rank_zero_info(
+            f"LRSchedulerCallback: the plateau scheduler monitors {config.monitor!r}, which training logs and "
+            "validation does not: Lightning steps it at each epoch end, as it would without this callback."
+        )
+
     def _monitored_value(
-        self, trainer: pl.Trainer, current: Any, metrics: dict[str, Any], monitor: str | None, before: Any
+        self, trainer: pl.Trainer, config: LRSchedulerConfig, current: Any, metrics: dict[str, Any], before: Any
     ) -> float | None:
         """The monitored value to step with (averaged over DDP ranks, NaN for a non-finite one, with a warning);
-        ``None`` when this validation run did not log it and ``strict`` is false (else it raises)."""
+        ``None`` when this validation run did not log it and ``strict`` is false (else it raises), or when no
+        validation has logged it and training does (the config is handed back to Lightning)."""
+        monitor = config.monitor
         stale = current is not None and current is before
+        if (current is None or stale) and id(config) in self.unconfirmed and logged_in_training(trainer, monitor):
+            self._hand_back(config)
+            return None
         if current is None or stale:
             available = sorted(k for k in metrics if not k.startswith(self.log_key_prefix))
             what = "was not logged by this validation run" if stale else "is not available"
