@@ -177,3 +177,18 @@ def test_in_hook_rejects_bad_arguments_before_running(args: list[str], capsys: p
         importlib.import_module("in_hook").main(args)
     assert exit_info.value.code == 2
     assert args[0] in capsys.readouterr().err
+
+
+def test_against_compares_a_revision_with_the_checkout(tmp_path: Path) -> None:
+    result = run("against", tmp_path, "HEAD", "--pairs", "plateau")
+    assert set(result["results"]) == {"plateau/log_every_n_steps=50", "plateau/log_every_n_steps=1"}
+    for entry in result["results"].values():
+        assert len(entry["base_ratios"]) == len(entry["this_ratios"]) == 1
+        assert entry["base"] > 0 and entry["this"] > 0
+
+
+def test_against_names_a_revision_git_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    import against
+
+    with pytest.raises(SystemExit, match="git archive no-such-revision"):
+        against.main(["--smoke", "no-such-revision"])
