@@ -214,9 +214,21 @@ class ScriptedWrites(BoringModel):
         return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
 
 
-def test_trace_records_whatever_wrote_the_lr_between_steps(tmp_path: Any) -> None:
+class ReadTail(Callback):
+    """Reads the LR callback's in-memory tail before every batch (which closes the trace's open run)."""
+
+    def __init__(self, callback: LRSchedulerCallback) -> None:
+        self.callback, self.lengths = callback, []
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.lengths.append(len(self.callback.trace_rows))
+
+
+@pytest.mark.parametrize("read_tail", [False, True], ids=["plain", "tail-read-every-step"])
+def test_trace_records_whatever_wrote_the_lr_between_steps(read_tail: bool, tmp_path: Any) -> None:
     """The trace checks each step whether the group still holds the objects of the last recorded step (a step that
-    changes nothing adds nothing): every kind of write in between is still a row with exactly its value."""
+    changes nothing adds nothing): every kind of write in between is still a row with exactly its value, also
+    when something reads the trace between steps (which closes the run the callback's fast path holds)."""
     lr = 0.1
     script: list[tuple[Any, Any]] = [
         (None, None), (lr, None), (float("0.1"), None), (None, 0.5),  # epoch 0
@@ -228,10 +240,16 @@ def test_trace_records_whatever_wrote_the_lr_between_steps(tmp_path: Any) -> Non
     logger = CSVLogger(tmp_path)
     callback = LRSchedulerCallback()
     callback._trace.flush_rows = 2  # every log step and validation writes: runs split mid-value and mid-epoch
+    reader = ReadTail(callback)
     trainer = quiet_trainer(
-        callbacks=[callback], logger=logger, limit_train_batches=4, max_epochs=4, log_every_n_steps=3
+        callbacks=[callback, *([reader] if read_tail else [])],
+        logger=logger,
+        limit_train_batches=4,
+        max_epochs=4,
+        log_every_n_steps=3,
     )
     trainer.fit(model)
+    assert reader.lengths == (list(range(16)) if read_tail else [])
     with open(os.path.join(logger.log_dir, "lr_trace.csv"), newline="") as f:
         lines = f.read().splitlines()
     expected = ["step,epoch,skipped,lr-SGD,lr-SGD-momentum"]

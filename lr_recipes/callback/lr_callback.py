@@ -132,6 +132,7 @@ class LRSchedulerCallback(MonitorKeys):
         self._reductions: deque[int] = deque(maxlen=MARKS_KEPT)
         self._count_steps = False  # count real optimizer steps (a GradScaler may skip some)
         self._epoch_loop: Any = None  # the fit's training epoch loop (its step counter is read every batch)
+        self._run: Any = None  # the trace's open run, for the fast path of on_before_optimizer_step
         self._epoch = 0
         self._loaded: dict[str, Any] | None = None  # the trace state of the checkpoint being resumed
 
@@ -169,6 +170,7 @@ class LRSchedulerCallback(MonitorKeys):
         if self.trace:
             self._open_trace(trainer)
         self._trace.next_step = trainer.global_step  # the step of the next optimizer step's row
+        self._run = None
         if self.lint:
             from lr_recipes.lint import lint
 
@@ -276,27 +278,24 @@ class LRSchedulerCallback(MonitorKeys):
             # group whose momentum object is the one of the last recorded step; if its LR object is too, the step
             # only counts, and a new float LR (a schedule) is one change point. At the run's limit record() first
             # writes the rows.
+            run = self._run  # the trace's open run as last seen (a closed one has no room: limit -1)
+            if run is not None and optimizer is run.optimizer and run.end < run.limit:
+                groups = optimizer.param_groups
+                if len(groups) == 1:
+                    group = groups[0]
+                    if group.get(run.key) is run.m_obj:
+                        lr = group["lr"]
+                        if lr is run.lr_obj:
+                            run.end += 1
+                            return
+                        if type(lr) is float:
+                            run.add(lr, run.m_val, run.m_obj)
+                            return
             trace = self._trace
-            run = trace.run
-            if run is not None:
-                if optimizer is run.optimizer and run.end < run.limit:
-                    groups = optimizer.param_groups
-                    if len(groups) == 1:
-                        group = groups[0]
-                        if group.get(run.key) is run.m_obj:
-                            lr = group["lr"]
-                            if lr is run.lr_obj:
-                                run.end += 1
-                                return
-                            if type(lr) is float:
-                                run.add(lr, run.m_val, run.m_obj)
-                                return
-                step = run.end
-            else:
-                step = trace.next_step
-            recorded = trace.record(optimizer, step, self._epoch) or self._record_slowly(trainer, optimizer)
+            recorded = trace.record(optimizer, trace.next_step, self._epoch) or self._record_slowly(trainer, optimizer)
             if not recorded:
                 trace.next_step += 1  # an optimizer the trace does not know: counted, not recorded
+            self._run = trace.run
 
     def _record_slowly(self, trainer: pl.Trainer, optimizer: Optimizer) -> bool:
         """A wrapped optimizer, or one whose param groups changed: LearningRateMonitor's keys from now on,

@@ -407,6 +407,7 @@ class LRTrace:
         run, self.run = self.run, None
         if run is not None:
             self._next = run.end
+            run.limit = -1  # closed: a caller holding it (the callback's fast path) finds no room and records
             if run.end > run.first:
                 self._buffer.append(run)
                 self._buffered += run.end - run.first
