@@ -375,13 +375,12 @@ class PlateauScheduler(ReduceLROnPlateau):
         self.recipe = dict(recipe or {})
         self.state = PlateauState.fresh(rule)
         self.reductions = [0] * len(optimizer.param_groups)
-        # What the last step(metrics) decided (last_decision; the callback reads it instead of asking twice).
         # DeferredDecision's arguments for what the last step(metrics) decided (last_decision makes it when read;
-        # LRSchedulerCallback keeps them in its plateau events).
+        # LRSchedulerCallback keeps them in its plateau events instead of asking decide() twice).
         self._decided: tuple[Any, ...] | None = None
-        self._floors: tuple[tuple[float, ...], ...] | None = None  # (base_lrs, min_lrs, reductions) of _lowerable
+        self._floors: tuple[list[Any], ...] | None = None  # copies of (base_lrs, min_lrs, reductions) of _lowerable
         self._lowerable: list[bool] = []  # per group: whether one more reduction lowers it
-        self._applied: tuple[tuple[float, ...], ...] | None = None  # the floors when the LR was last written
+        self._applied: tuple[list[Any], ...] | None = None  # the same lists when the LR was last written
         self.planner: Any = None
         self.plan: dict[str, Any] | None = None
         self.horizon: dict[str, Any] | None = None
