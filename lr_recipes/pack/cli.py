@@ -131,12 +131,30 @@ def _run_lightning(args: list[str]) -> int:
         # main() is the command line: args *is* sys.argv[1:] (less --traceback), not a second source of arguments.
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended", category=UserWarning)
         RecipeCLI(args=args)
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        # Lightning leaves the DDP process group up; tearing it down here lets gloo's threads exit cleanly.
-        dist.destroy_process_group()
     return 0
+
+
+def end_process_group(synced: bool = True) -> bool:
+    """Tear down the default process group if a command left one up (Lightning's DDP leaves it; so does a sweep
+    under ``torchrun``); return whether there was one.
+
+    A gloo group still up when the interpreter exits can abort the process (SIGABRT, "terminate called without
+    an active exception") while its worker threads are destroyed, so a run that finished reports failure
+    (torch #179291). With ``synced`` the ranks first meet at a barrier, so none closes its connections while
+    another still talks; after an error that barrier could wait forever, so it is skipped.
+
+    Example::
+
+        >>> end_process_group()  # no group in this process
+        False
+    """
+    dist = sys.modules.get("torch.distributed")  # never imported: no group to end (and no torch import for it)
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return False
+    if synced:
+        dist.barrier()
+    dist.destroy_process_group()
+    return True
 
 
 def _lightning_main(subcommand: str, argv: list[str]) -> int:
@@ -277,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"error: {_unknown_command(argv[0])}", file=sys.stderr)
         raise SystemExit(2)
+    finished = False
     try:
-        return command(rest)
+        status = command(rest)
+        finished = True
+        return status
     except Exception as exc:
         if show_traceback or not is_user_error(exc):
             raise
@@ -286,3 +307,5 @@ def main(argv: list[str] | None = None) -> int:
         # a RecipeError from configure_optimizers or a DataNotFoundError from prepare_data arrives as is.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        end_process_group(synced=finished)

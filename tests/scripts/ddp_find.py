@@ -12,6 +12,7 @@ from lightning.pytorch import LightningModule, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
 from lr_recipes.find import find_lr
+from lr_recipes.pack.cli import end_process_group
 
 
 class NoisyQuadratic(LightningModule):
@@ -55,3 +56,4 @@ def main(out_dir: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    end_process_group()  # a gloo group left up can abort the process at exit

@@ -16,6 +16,7 @@ from lightning.pytorch.demos.boring_classes import RandomDataset
 from torch.utils.data import DataLoader
 
 import lr_recipes
+from lr_recipes.pack.cli import end_process_group
 
 
 class SmallRun(ScriptedValModel):
@@ -59,3 +60,4 @@ def main(out_dir: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    end_process_group()  # a gloo group left up can abort the process at exit

@@ -15,6 +15,7 @@ from helpers import ScriptedValModel, quiet_trainer
 
 import lr_recipes
 from lr_recipes import LRSchedulerCallback
+from lr_recipes.pack.cli import end_process_group
 
 # rank 0 sees a steadily improving loss, rank 1 a worsening one; only their mean plateaus
 RANK_VALUES = {
@@ -60,3 +61,4 @@ def main(out_dir: str, recipe: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    end_process_group()  # a gloo group left up can abort the process at exit
