@@ -507,8 +507,7 @@ class LRTrace:
     def flush_if_full(self) -> None:
         """:meth:`flush` once ``flush_rows`` rows are buffered (at log steps: a write per step would cost
         more than the row)."""
-        run = self.run
-        if self._buffered + (run.end - run.first if run is not None else 0) >= self.flush_rows:
+        if self._buffered + self._open_rows() >= self.flush_rows:
             self.flush()
 
     def _keep_in_tail(self, items: list[Any]) -> None:
